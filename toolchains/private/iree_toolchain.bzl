@@ -1,0 +1,49 @@
+"""The `iree` toolchain: iree-compile and the IREE runtime, taken from the pip hub."""
+
+IREE_TOOLCHAIN_TYPE = "@rules_iree_llm//toolchains:iree_toolchain_type"
+
+IreeToolchainInfo = provider(
+    doc = "What the IREE toolchain gives the rules that compile and run IREE modules.",
+    fields = {
+        "compiler": "FilesToRunProvider: the iree-compile executable.",
+        "runtime": "Target: a Python library providing `iree.runtime`.",
+        "version_file": "File: `iree-compile --version` as recorded by the toolchain.",
+    },
+)
+
+def _iree_toolchain_impl(ctx):
+    version_file = ctx.actions.declare_file(ctx.label.name + "_version.txt")
+    ctx.actions.run_shell(
+        outputs = [version_file],
+        tools = [ctx.attr.compiler[DefaultInfo].files_to_run],
+        command = '"$1" --version > "$2"',
+        arguments = [ctx.executable.compiler.path, version_file.path],
+        mnemonic = "IreeCompilerVersion",
+        progress_message = "Recording the iree-compile version",
+    )
+    info = IreeToolchainInfo(
+        compiler = ctx.attr.compiler[DefaultInfo].files_to_run,
+        runtime = ctx.attr.runtime,
+        version_file = version_file,
+    )
+    return [
+        platform_common.ToolchainInfo(iree = info),
+        DefaultInfo(files = depset([version_file])),
+    ]
+
+iree_toolchain = rule(
+    implementation = _iree_toolchain_impl,
+    doc = "Declares an IREE toolchain (register it with `toolchain(toolchain_type = ...)`).",
+    attrs = {
+        "compiler": attr.label(
+            doc = "The iree-compile executable.",
+            executable = True,
+            cfg = "exec",
+            mandatory = True,
+        ),
+        "runtime": attr.label(
+            doc = "A Python library that provides `iree.runtime`.",
+            mandatory = True,
+        ),
+    },
+)

@@ -1,0 +1,91 @@
+"""The IREE target backends this module compiles for, each with its flags in one place.
+
+A target name (`llvm-cpu`, `rocm`, `cuda`, ...) is what BUILD files write; everything a backend
+needs, from iree-compile flags to the export options it depends on, lives in its entry here.
+"""
+
+def _target(backend, description, compile_flags, executable_format, device, export_flags = []):
+    return struct(
+        backend = backend,
+        description = description,
+        compile_flags = compile_flags,
+        executable_format = executable_format,
+        device = device,
+        export_flags = export_flags,
+    )
+
+_LLVM_CPU = [
+    "--iree-hal-target-device=local",
+    "--iree-hal-local-target-device-backends=llvm-cpu",
+]
+
+IREE_TARGETS = {
+    "llvm-cpu": _target(
+        backend = "llvm-cpu",
+        description = "CPU of the machine that compiles (fastest here, not portable to older CPUs)",
+        compile_flags = _LLVM_CPU + ["--iree-llvmcpu-target-cpu=host"],
+        executable_format = "embedded-elf-x86_64",
+        device = "local-task",
+    ),
+    "llvm-cpu-generic": _target(
+        backend = "llvm-cpu",
+        description = "any x86-64 CPU (portable, slower)",
+        compile_flags = _LLVM_CPU + [
+            "--iree-llvmcpu-target-triple=x86_64-unknown-linux-gnu",
+            "--iree-llvmcpu-target-cpu=generic",
+        ],
+        executable_format = "embedded-elf-x86_64",
+        device = "local-task",
+    ),
+    "llvm-cpu-znver4": _target(
+        backend = "llvm-cpu",
+        description = "AMD Zen 4 (AVX-512 with bf16 and VNNI), named so that builds are portable across such machines",
+        compile_flags = _LLVM_CPU + [
+            "--iree-llvmcpu-target-triple=x86_64-unknown-linux-gnu",
+            "--iree-llvmcpu-target-cpu=znver4",
+        ],
+        executable_format = "embedded-elf-x86_64",
+        device = "local-task",
+    ),
+    "rocm": _target(
+        backend = "rocm",
+        description = "AMD Instinct MI300 (gfx942) through HIP",
+        compile_flags = [
+            "--iree-hal-target-device=hip",
+            "--iree-hip-target=gfx942",
+        ],
+        executable_format = "rocm-hsaco-fb",
+        device = "hip",
+    ),
+    "cuda": _target(
+        backend = "cuda",
+        description = "NVIDIA Ampere and newer (sm_80)",
+        compile_flags = [
+            "--iree-hal-target-device=cuda",
+            "--iree-cuda-target=sm_80",
+        ],
+        executable_format = "cuda-nvptx-fb",
+        device = "cuda",
+        # The default scaled-dot-product-attention lowering does not translate for CUDA in
+        # IREE 3.8; the exporter decomposes attention for this target.
+        export_flags = ["--attention-kernel=decomposed"],
+    ),
+}
+
+def iree_target(name, what = "target"):
+    """Returns the definition of the IREE target `name`, failing with the list of known names.
+
+    Args:
+      name: a key of IREE_TARGETS.
+      what: how the caller's attribute is called, for the error message.
+
+    Returns:
+      The struct describing the target.
+    """
+    if name not in IREE_TARGETS:
+        fail("unknown IREE {} '{}'; known targets: {}".format(
+            what,
+            name,
+            ", ".join(sorted(IREE_TARGETS.keys())),
+        ))
+    return IREE_TARGETS[name]

@@ -1,0 +1,67 @@
+"""Analysis tests of `iree_vmfb`: what a BUILD file gets wrong must fail at analysis, clearly."""
+
+load("@bazel_skylib//lib:unittest.bzl", "analysistest", "asserts")
+load("//toolchains:defs.bzl", "IREE_TARGETS", "IreeVmfbInfo", "iree_vmfb")
+
+def _unknown_target_fails_test_impl(ctx):
+    env = analysistest.begin(ctx)
+    asserts.expect_failure(env, "unknown IREE target 'tpu'")
+    asserts.expect_failure(env, "known targets: " + ", ".join(sorted(IREE_TARGETS.keys())))
+    return analysistest.end(env)
+
+_unknown_target_fails_test = analysistest.make(
+    _unknown_target_fails_test_impl,
+    expect_failure = True,
+)
+
+def _compile_action_test_impl(ctx):
+    env = analysistest.begin(ctx)
+    target_under_test = analysistest.target_under_test(env)
+    info = target_under_test[IreeVmfbInfo]
+    asserts.equals(env, "rocm", info.target)
+    asserts.equals(env, "rocm-hsaco-fb", info.executable_format)
+    actions = [a for a in analysistest.target_actions(env) if a.mnemonic == "IreeCompile"]
+    asserts.equals(env, 1, len(actions))
+    argv = actions[0].argv
+    for flag in IREE_TARGETS["rocm"].compile_flags:
+        asserts.true(env, flag in argv, "missing target flag " + flag)
+    asserts.true(env, "--iree-opt-level=O3" in argv, "user flags are passed after the target's")
+    return analysistest.end(env)
+
+_compile_action_test = analysistest.make(_compile_action_test_impl)
+
+def iree_vmfb_analysis_test_suite(name, src):
+    """Declares the analysis tests of iree_vmfb and a test_suite `name` holding them.
+
+    Args:
+      name: the test_suite's name.
+      src: an MLIR file the targets under test use.
+    """
+    iree_vmfb(
+        name = name + "_unknown_target",
+        src = src,
+        target = "tpu",
+        tags = ["manual"],
+    )
+    _unknown_target_fails_test(
+        name = name + "_unknown_target_test",
+        target_under_test = name + "_unknown_target",
+    )
+    iree_vmfb(
+        name = name + "_rocm",
+        src = src,
+        target = "rocm",
+        flags = ["--iree-opt-level=O3"],
+        tags = ["manual"],
+    )
+    _compile_action_test(
+        name = name + "_compile_action_test",
+        target_under_test = name + "_rocm",
+    )
+    native.test_suite(
+        name = name,
+        tests = [
+            name + "_unknown_target_test",
+            name + "_compile_action_test",
+        ],
+    )

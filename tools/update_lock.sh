@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Regenerates requirements_lock.txt (hashed, resolved) from requirements.in with pip-tools.
+#
+# torch is pinned to its CPU build (2.13.0+cpu): pip must be able to find that wheel, through the
+# machine's pip configuration (a find-links folder) or with
+#   PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu tools/update_lock.sh
+set -euo pipefail
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="${PIP_TOOLS_VENV:-${TMPDIR:-/tmp}/rules_iree_llm_pip_tools}"
+if [ ! -x "$venv/bin/pip-compile" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet "pip-tools==7.6.2"
+fi
+cd "$repo_root"
+"$venv/bin/pip-compile" --quiet --generate-hashes --allow-unsafe --strip-extras \
+  --no-emit-index-url --no-emit-find-links \
+  --output-file requirements_lock.txt requirements.in
+echo "update_lock: wrote requirements_lock.txt"
