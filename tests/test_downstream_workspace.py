@@ -1,0 +1,52 @@
+"""A downstream workspace uses rules_iree_llm through bzlmod: its builds work, its mistakes fail clearly."""
+
+import os
+
+import numpy as np
+import pytest
+from iree import runtime as iree_runtime
+
+from tests.downstream_workspace import DownstreamWorkspace, downstream_workspace
+
+
+@pytest.fixture(scope="module")
+def workspace() -> DownstreamWorkspace:
+    with downstream_workspace(os.environ["MODULE_FILE"], os.environ["PIP_RUNFILE"].split()[0]) as client:
+        yield client
+
+
+def test_generated_mlir_compiles_and_runs(workspace: DownstreamWorkspace) -> None:
+    result = workspace.bazel("build", "//:generated_cpu")
+    assert result.returncode == 0, result.output
+    config = iree_runtime.Config("local-sync")
+    context = iree_runtime.SystemContext(config=config)
+    with open(workspace.output_path("generated_cpu.vmfb"), "rb") as vmfb:
+        context.add_vm_module(iree_runtime.VmModule.copy_buffer(config.vm_instance, vmfb.read()))
+    a = np.arange(8, dtype=np.float32)
+    b = np.full(8, 3.0, dtype=np.float32)
+    result = context.modules.module["combine"](a, b).to_host()
+    # generated.mlir applies mulf, addf, subf with %b in turn: ((a * b) + b) - b.
+    np.testing.assert_array_equal(result, ((a * b) + b) - b)
+
+
+def test_second_build_does_no_work(workspace: DownstreamWorkspace) -> None:
+    assert workspace.bazel("build", "//:generated_cpu").returncode == 0
+    again = workspace.bazel("build", "//:generated_cpu")
+    assert again.returncode == 0, again.output
+    assert "0 processes" in again.output or "1 process: 1 internal" in again.output, again.output
+
+
+def test_bad_mlir_fails_with_compiler_diagnostic_naming_the_file(workspace: DownstreamWorkspace) -> None:
+    result = workspace.bazel("build", "//failures:bad_mlir")
+    assert result.returncode != 0
+    assert "failures/bad.mlir:2:23: error: use of undeclared SSA value name" in result.output, result.output
+
+
+def test_unknown_target_fails_at_analysis_listing_known_targets(workspace: DownstreamWorkspace) -> None:
+    result = workspace.bazel("build", "//failures:unknown_target")
+    assert result.returncode != 0
+    assert "Analysis of target '//failures:unknown_target' failed" in result.output, result.output
+    assert (
+        "unknown IREE target 'tpu'; known targets: cuda, llvm-cpu, llvm-cpu-generic, "
+        "llvm-cpu-znver4, rocm"
+    ) in result.output, result.output
