@@ -73,7 +73,9 @@ class CompiledTokenizer:
         config = runtime.Config(driver)
         context = runtime.SystemContext(config=config)
         try:
-            vm_module = runtime.VmModule.mmap(config.vm_instance, str(vmfb))
+            # VmModule.mmap opens the file for writing, which fails on read-only files (Bazel's
+            # outputs and runfiles); the module is small, so it is read instead.
+            vm_module = runtime.VmModule.copy_buffer(config.vm_instance, Path(vmfb).read_bytes())
         except Exception as error:
             raise TokenizerSourceError(f"{vmfb}: cannot load the compiled tokenizer ({error}); compile the "
                                        "MLIR from `python -m tokenizer_model.build` with iree-compile") from error

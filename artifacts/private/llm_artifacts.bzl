@@ -1,0 +1,149 @@
+"""`llm_artifacts`: one bundle directory per model and IREE target, behind `LlmArtifactInfo`."""
+
+load("//export/private:export.bzl", "EXPORT_ATTRS", "checkpoint_path", "export_llm_action")
+load("//tokenizer_model/private:tokenizer.bzl", "TOKENIZER_ATTRS", "tokenizer_action")
+load("//toolchains:defs.bzl", "IREE_TOOLCHAIN_TYPE", "compile_vmfb")
+
+# The tokenizer runs on the host next to the model whatever the model's target: its scalar loops
+# do not compile for the GPU targets in IREE 3.8, and tokenization is host work anyway.
+_TOKENIZER_TARGET = "llvm-cpu"
+
+def _tokenizer_source(checkpoint_files):
+    """The file the tensorized tokenizer is built from: the GGUF, or the HF tokenizer.json."""
+    for file in checkpoint_files:
+        if file.extension == "gguf":
+            return file
+    for file in checkpoint_files:
+        if file.basename == "tokenizer.json":
+            return file
+    fail("the checkpoint has no tokenizer: add the directory's tokenizer.json to `checkpoint`")
+
+LlmArtifactInfo = provider(
+    doc = "A model bundle: everything needed to run one model ahead of time on one IREE target.",
+    fields = {
+        "name": "string: the bundle's name.",
+        "target": "string: the IREE target (a key of IREE_TARGETS).",
+        "device": "string: the IREE runtime driver that runs the bundle.",
+        "manifest": "File: manifest.json; its directory is the bundle directory.",
+        "vmfb": "File: model.vmfb.",
+        "irpa": "File: model.irpa.",
+        "config": "File: model_config.json.",
+        "tokenizer": "File: tokenizer.json (the HF tokenizers form of the model's tokenizer).",
+        "tokenizer_vmfb": "File: tokenizer.vmfb, the tensorized tokenizer compiled for the host CPU.",
+        "tokenizer_irpa": "File: tokenizer.irpa, the tokenizer's tables.",
+        "generation": "File: generation.json (special tokens, chat template, context length).",
+        "files": "depset of File: every file of the bundle, the manifest included.",
+    },
+)
+
+def _llm_artifacts_impl(ctx):
+    bundle = ctx.label.name + "/"
+    export = export_llm_action(
+        ctx,
+        mlir = ctx.actions.declare_file(ctx.label.name + "_export/model.mlir"),
+        irpa = ctx.actions.declare_file(bundle + "model.irpa"),
+        config = ctx.actions.declare_file(bundle + "model_config.json"),
+    )
+    vmfb = ctx.actions.declare_file(bundle + "model.vmfb")
+    target = compile_vmfb(ctx, export.mlir, vmfb, ctx.attr.target, ctx.attr.compile_flags)
+
+    tokenizer = ctx.actions.declare_file(bundle + "tokenizer.json")
+    generation = ctx.actions.declare_file(bundle + "generation.json")
+    source = checkpoint_path(ctx.files.checkpoint)
+    args = ctx.actions.args()
+    args.add("--gguf" if source.endswith(".gguf") else "--hf-dir", source)
+    args.add("--output-tokenizer", tokenizer)
+    args.add("--output-generation", generation)
+    ctx.actions.run(
+        executable = ctx.executable._generation_config_tool,
+        arguments = [args],
+        inputs = ctx.files.checkpoint,
+        outputs = [tokenizer, generation],
+        mnemonic = "LlmGenerationConfig",
+        progress_message = "Extracting the tokenizer and generation settings of %{label}",
+    )
+
+    tokenizer_tables = tokenizer_action(
+        ctx,
+        source = _tokenizer_source(ctx.files.checkpoint),
+        mlir = ctx.actions.declare_file(ctx.label.name + "_export/tokenizer.mlir"),
+        irpa = ctx.actions.declare_file(bundle + "tokenizer.irpa"),
+    )
+    tokenizer_vmfb = ctx.actions.declare_file(bundle + "tokenizer.vmfb")
+    compile_vmfb(ctx, tokenizer_tables.mlir, tokenizer_vmfb, _TOKENIZER_TARGET)
+
+    bundle_files = [
+        vmfb,
+        export.irpa,
+        export.config,
+        tokenizer,
+        tokenizer_vmfb,
+        tokenizer_tables.irpa,
+        generation,
+    ]
+    manifest = ctx.actions.declare_file(bundle + "manifest.json")
+    args = ctx.actions.args()
+    args.add("write")
+    args.add("--output", manifest)
+    args.add("--bundle-name", ctx.label.name)
+    args.add("--build-label", str(ctx.label))
+    args.add("--target", ctx.attr.target)
+    args.add("--driver", target.device)
+    args.add("--source-file", source)
+    for file in bundle_files:
+        args.add("--file", "{}={}".format(file.basename, file.path))
+    ctx.actions.run(
+        executable = ctx.executable._bundle_tool,
+        arguments = [args],
+        inputs = bundle_files + ctx.files.checkpoint,
+        outputs = [manifest],
+        mnemonic = "LlmBundleManifest",
+        progress_message = "Writing the manifest of %{label}",
+    )
+
+    files = depset(bundle_files + [manifest])
+    return [
+        DefaultInfo(files = files, runfiles = ctx.runfiles(transitive_files = files)),
+        LlmArtifactInfo(
+            name = ctx.label.name,
+            target = ctx.attr.target,
+            device = target.device,
+            manifest = manifest,
+            vmfb = vmfb,
+            irpa = export.irpa,
+            config = export.config,
+            tokenizer = tokenizer,
+            tokenizer_vmfb = tokenizer_vmfb,
+            tokenizer_irpa = tokenizer_tables.irpa,
+            generation = generation,
+            files = files,
+        ),
+        export,
+    ]
+
+llm_artifacts = rule(
+    implementation = _llm_artifacts_impl,
+    doc = """Builds the bundle `<name>/` for one checkpoint and one IREE target.
+
+The bundle holds model.vmfb, model.irpa, model_config.json, tokenizer.json, tokenizer.vmfb and
+tokenizer.irpa (the tensorized tokenizer, compiled for the host CPU), generation.json and
+manifest.json (the sha256 of every file, the target, the toolchain versions and the source
+checkpoint). Each step is its own cached action: export, compile, tokenizer extraction, manifest.
+""",
+    attrs = dict(EXPORT_ATTRS, _builder = TOKENIZER_ATTRS["_builder"], **{
+        "compile_flags": attr.string_list(
+            doc = "Further iree-compile flags, after the target's own.",
+        ),
+        "_generation_config_tool": attr.label(
+            default = "//artifacts:generation_config_tool",
+            executable = True,
+            cfg = "exec",
+        ),
+        "_bundle_tool": attr.label(
+            default = "//artifacts:bundle_tool",
+            executable = True,
+            cfg = "exec",
+        ),
+    }),
+    toolchains = [IREE_TOOLCHAIN_TYPE],
+)

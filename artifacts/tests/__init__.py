@@ -1,0 +1,1 @@
+"""Tests of the artifacts package: bundle format, generation config, runtime."""

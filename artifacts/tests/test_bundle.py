@@ -1,0 +1,229 @@
+"""Bundle manifest: write/verify round trip, every kind of corruption detected, deterministic bytes."""
+
+import importlib.metadata
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from artifacts import bundle
+
+SOURCE = bundle.SourceCheckpoint(name="tiny.gguf", sha256="ab" * 32)
+
+
+def make_bundle(directory: Path) -> Path:
+    """A bundle directory with the runtime's file names and small, distinct contents."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / bundle.MODEL_VMFB).write_bytes(bytes(range(256)) * 40)
+    (directory / bundle.MODEL_IRPA).write_bytes(b"\x00\x01weights" * 1000)
+    (directory / bundle.MODEL_CONFIG).write_text('{"paged_kv_cache": {"block_seq_stride": 32}}\n')
+    (directory / bundle.TOKENIZER_JSON).write_text('{"model": {"type": "BPE"}}\n')
+    (directory / bundle.GENERATION_JSON).write_text('{"eos_token_id": 2}\n')
+    return directory
+
+
+def write(directory: Path, **overrides) -> bundle.BundleManifest:
+    arguments = dict(
+        bundle_name="tiny_cpu",
+        target="llvm-cpu",
+        driver="local-task",
+        source=SOURCE,
+        build_label="//artifacts:tiny_cpu",
+    )
+    arguments.update(overrides)
+    return bundle.write_manifest(directory, **arguments)
+
+
+def test_round_trip_records_every_file(tmp_path):
+    directory = make_bundle(tmp_path / "b")
+    written = write(directory)
+    verified = bundle.verify_bundle(directory, required_files=bundle.RUNTIME_FILES)
+    assert verified == written
+    assert sorted(verified.files) == sorted(bundle.RUNTIME_FILES)
+    for name, entry in verified.files.items():
+        assert entry.size == (directory / name).stat().st_size
+        assert entry.sha256 == bundle.file_sha256(directory / name)
+    assert verified.target == "llvm-cpu" and verified.driver == "local-task"
+    assert verified.source == SOURCE
+    assert verified.toolchain["iree-base-runtime"] == importlib.metadata.version("iree-base-runtime")
+    assert verified.toolchain["torch"] == importlib.metadata.version("torch")
+
+
+def test_manifest_is_byte_identical_across_writes_and_directories(tmp_path):
+    first = make_bundle(tmp_path / "first")
+    second = make_bundle(tmp_path / "elsewhere" / "second")
+    write(first)
+    text = (first / bundle.MANIFEST_NAME).read_bytes()
+    write(first)  # rewriting over an existing manifest does not hash the manifest itself
+    assert (first / bundle.MANIFEST_NAME).read_bytes() == text
+    write(second)
+    assert (second / bundle.MANIFEST_NAME).read_bytes() == text
+    assert str(tmp_path).encode() not in text
+    document = json.loads(text)
+    assert list(document) == sorted(document)
+    assert not [path for path in first.iterdir() if path.name.startswith(".")], "temporary files left behind"
+
+
+def test_manifest_changes_when_a_file_changes(tmp_path):
+    directory = make_bundle(tmp_path / "b")
+    first = write(directory)
+    (directory / bundle.GENERATION_JSON).write_text('{"eos_token_id": 3}\n')
+    second = write(directory)
+    assert first.files[bundle.GENERATION_JSON] != second.files[bundle.GENERATION_JSON]
+    assert first.files[bundle.MODEL_VMFB] == second.files[bundle.MODEL_VMFB]
+
+
+def test_flipped_byte_is_detected(tmp_path):
+    directory = make_bundle(tmp_path / "b")
+    write(directory)
+    path = directory / bundle.MODEL_IRPA
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(bundle.BundleError) as error:
+        bundle.verify_bundle(directory)
+    message = str(error.value)
+    assert "model.irpa" in message and "sha256" in message
+    assert "bazel build //artifacts:tiny_cpu" in message
+
+
+def test_truncated_file_is_detected(tmp_path):
+    directory = make_bundle(tmp_path / "b")
+    write(directory)
+    path = directory / bundle.MODEL_VMFB
+    path.write_bytes(path.read_bytes()[:-7])
+    with pytest.raises(bundle.BundleError, match=r"model\.vmfb.*bytes.*bazel build //artifacts:tiny_cpu"):
+        bundle.verify_bundle(directory)
+
+
+def test_missing_file_is_detected(tmp_path):
+    directory = make_bundle(tmp_path / "b")
+    write(directory)
+    (directory / bundle.TOKENIZER_JSON).unlink()
+    with pytest.raises(bundle.BundleError, match=r"tokenizer\.json: bundle file is missing.*bazel build"):
+        bundle.verify_bundle(directory)
+
+
+def test_file_the_runtime_needs_but_the_manifest_lacks_is_detected(tmp_path):
+    directory = make_bundle(tmp_path / "b")
+    write(directory, files={name: directory / name for name in bundle.RUNTIME_FILES if name != bundle.MODEL_VMFB})
+    bundle.verify_bundle(directory)  # consistent on its own
+    with pytest.raises(bundle.BundleError, match=r"has no model\.vmfb"):
+        bundle.verify_bundle(directory, required_files=bundle.RUNTIME_FILES)
+
+
+def test_missing_manifest_is_detected(tmp_path):
+    directory = make_bundle(tmp_path / "b")
+    with pytest.raises(bundle.BundleError, match=r"manifest\.json: bundle has no manifest"):
+        bundle.verify_bundle(directory)
+
+
+def test_missing_directory_is_detected(tmp_path):
+    with pytest.raises(bundle.BundleError, match="bundle directory does not exist"):
+        bundle.verify_bundle(tmp_path / "nothing")
+
+
+@pytest.mark.parametrize(
+    "mutate, expected",
+    [
+        (lambda text: text[: len(text) // 2], "not valid JSON"),
+        (lambda text: "[]", '"format"'),
+        (lambda text: text.replace('"format_version": 1', '"format_version": 99'), "format version 99"),
+        (lambda text: text.replace('"sha256": "ab', '"sh": "ab'), "missing or malformed field"),
+        (lambda text: text.replace('"model.vmfb"', '"../model.vmfb"'), "not a valid bundle file name"),
+        (lambda text: text.replace('"size": ', '"size": "many", "x": '), "missing or malformed field"),
+    ],
+)
+def test_corrupt_manifest_is_detected(tmp_path, mutate, expected):
+    directory = make_bundle(tmp_path / "b")
+    write(directory)
+    manifest_path = directory / bundle.MANIFEST_NAME
+    manifest_path.write_text(mutate(manifest_path.read_text()))
+    with pytest.raises(bundle.BundleError) as error:
+        bundle.verify_bundle(directory)
+    assert expected in str(error.value)
+    assert "manifest.json" in str(error.value) and "bazel build" in str(error.value)
+
+
+def test_bad_file_names_are_refused_when_writing(tmp_path):
+    directory = make_bundle(tmp_path / "b")
+    with pytest.raises(ValueError, match="not a valid bundle file name"):
+        write(directory, files={"sub/model.vmfb": directory / bundle.MODEL_VMFB})
+    with pytest.raises(bundle.BundleError, match="does not exist"):
+        write(directory, files={"model.vmfb": directory / "absent.vmfb"})
+
+
+def test_checkpoint_sha256_of_a_directory_depends_on_names_and_contents(tmp_path):
+    checkpoint = tmp_path / "hf"
+    checkpoint.mkdir()
+    (checkpoint / "config.json").write_text("{}")
+    (checkpoint / "model.safetensors").write_bytes(b"weights")
+    first = bundle.checkpoint_sha256(checkpoint)
+    copy = tmp_path / "copy"
+    shutil.copytree(checkpoint, copy)
+    assert bundle.checkpoint_sha256(copy) == first
+    (copy / "model.safetensors").write_bytes(b"weightz")
+    assert bundle.checkpoint_sha256(copy) != first
+    assert bundle.checkpoint_sha256(checkpoint / "config.json") == bundle.file_sha256(checkpoint / "config.json")
+
+
+def test_cli_write_with_explicit_files_then_verify(tmp_path, capsys):
+    inputs = make_bundle(tmp_path / "inputs")
+    output_dir = tmp_path / "out"
+    output_dir.mkdir()
+    for name in bundle.RUNTIME_FILES:
+        shutil.copy(inputs / name, output_dir / name)
+    source = tmp_path / "tiny.gguf"
+    source.write_bytes(b"GGUF checkpoint")
+    arguments = [
+        "write",
+        "--output",
+        str(output_dir / bundle.MANIFEST_NAME),
+        "--bundle-name",
+        "tiny_cpu",
+        "--target",
+        "llvm-cpu",
+        "--driver",
+        "local-task",
+        "--source-file",
+        str(source),
+    ]
+    for name in bundle.RUNTIME_FILES:
+        arguments += ["--file", f"{name}={inputs / name}"]
+    assert bundle.main(arguments) == 0
+    manifest = bundle.read_manifest(output_dir)
+    assert manifest.source == bundle.SourceCheckpoint("tiny.gguf", bundle.file_sha256(source))
+    assert manifest.build_label is None
+    assert str(tmp_path) not in (output_dir / bundle.MANIFEST_NAME).read_text()
+
+    assert bundle.main(["verify", str(output_dir)]) == 0
+    assert "OK" in capsys.readouterr().out
+    (output_dir / bundle.GENERATION_JSON).write_text("{}")
+    assert bundle.main(["verify", str(output_dir)]) == 1
+    assert "generation.json" in capsys.readouterr().err
+
+
+def test_cli_write_bundle_dir_matches_the_library(tmp_path):
+    first = make_bundle(tmp_path / "first")
+    second = make_bundle(tmp_path / "second")
+    write(first, build_label=None)
+    status = bundle.main(
+        [
+            "write",
+            "--bundle-dir",
+            str(second),
+            "--bundle-name",
+            "tiny_cpu",
+            "--target",
+            "llvm-cpu",
+            "--driver",
+            "local-task",
+            "--source-name",
+            SOURCE.name,
+            "--source-sha256",
+            SOURCE.sha256,
+        ]
+    )
+    assert status == 0
+    assert (second / bundle.MANIFEST_NAME).read_bytes() == (first / bundle.MANIFEST_NAME).read_bytes()
