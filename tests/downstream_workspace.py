@@ -85,13 +85,16 @@ class DownstreamWorkspace:
 
 
 @contextmanager
-def downstream_workspace(marker_runfile: str, pip_runfile: str) -> Iterator[DownstreamWorkspace]:
-    """Yields a client for tests/downstream; shuts its Bazel server down and removes its output."""
+def downstream_workspace(
+    marker_runfile: str, pip_runfile: str, workspace: str | None = None
+) -> Iterator[DownstreamWorkspace]:
+    """Yields a Bazel client for `workspace` (default: tests/downstream); shuts its server down and
+    removes its output afterwards."""
     root = source_root(marker_runfile)
     # A short path: Bazel's server socket lives under the output root.
     output_user_root = tempfile.mkdtemp(prefix="rules_iree_llm_ds_", dir="/tmp")
     client = DownstreamWorkspace(
-        workspace=os.path.join(root, "tests", "downstream"),
+        workspace=workspace or os.path.join(root, "tests", "downstream"),
         output_user_root=output_user_root,
         overrides=pip_repository_overrides(pip_runfile),
     )
