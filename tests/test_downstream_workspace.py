@@ -1,6 +1,8 @@
 """A downstream workspace uses rules_iree_llm through bzlmod: its builds work, its mistakes fail clearly."""
 
+import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,6 +29,45 @@ def test_generated_mlir_compiles_and_runs(workspace: DownstreamWorkspace) -> Non
     result = context.modules.module["combine"](a, b).to_host()
     # generated.mlir applies mulf, addf, subf with %b in turn: ((a * b) + b) - b.
     np.testing.assert_array_equal(result, ((a * b) + b) - b)
+
+
+def run_combine(vmfb_path: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    config = iree_runtime.Config("local-sync")
+    context = iree_runtime.SystemContext(config=config)
+    with open(vmfb_path, "rb") as vmfb:
+        context.add_vm_module(iree_runtime.VmModule.copy_buffer(config.vm_instance, vmfb.read()))
+    return context.modules.module["combine"](a, b).to_host()
+
+
+def test_llm_transform_with_the_embedded_model(workspace: DownstreamWorkspace) -> None:
+    """The downstream BUILD runs llm_transform with @rules_iree_llm//artifacts:smollm2_cpu (built in
+    that workspace, in-process through the iree backend) on MLIR its own rule generates."""
+    result = workspace.bazel(
+        "build",
+        "//:generated_cpu",
+        "//:generated_simplified_cpu",
+        "//:generated_simplified_report",
+        timeout=2400,
+    )
+    assert result.returncode == 0, result.output
+    report = json.loads(Path(workspace.output_path("generated_simplified.report.json")).read_text())
+    assert report["backend"]["kind"] == "iree", report["backend"]
+    assert [unit["name"] for unit in report["units"]] == ["combine"]
+    unit = report["units"][0]
+    # One attempt was made with the real model: it answered (no backend error) with tokens counted.
+    assert len(unit["attempts"]) == 1, unit
+    attempt = unit["attempts"][0]
+    assert attempt["completion_tokens"] and attempt["completion_tokens"] > 0, attempt
+    assert report["result"] in ("accepted", "unchanged"), report
+    # Accepted or not, what came out computes what the generated function computes.
+    a = np.arange(8, dtype=np.float32) - 3.5
+    b = np.full(8, 1.25, dtype=np.float32)
+    transformed = run_combine(workspace.output_path("generated_simplified_cpu.vmfb"), a, b)
+    original = run_combine(workspace.output_path("generated_cpu.vmfb"), a, b)
+    np.testing.assert_allclose(transformed, original, rtol=1e-4, atol=1e-5)
+    if report["result"] == "unchanged":
+        generated = Path(workspace.output_path("generated.mlir")).read_bytes()
+        assert Path(workspace.output_path("generated_simplified.mlir")).read_bytes() == generated
 
 
 def test_second_build_does_no_work(workspace: DownstreamWorkspace) -> None:

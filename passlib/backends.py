@@ -1,0 +1,403 @@
+"""LLM backends for passlib: one interface, three ways to reach a model.
+
+- `iree`: in process, from a compiled model bundle (`artifacts.runtime.load_bundle`), loaded lazily
+  on the first completion so that cache-only runs never load a model.
+- `ollama`: an Ollama server's `/api/generate`.
+- `openai`: any OpenAI-compatible `/v1/chat/completions` endpoint.
+
+HTTP uses only the standard library (urllib). Decoding is greedy (temperature 0) unless sampling is
+asked for, and sampling always carries a seed. Failures raise BackendError with a kind
+("unreachable", "timeout", "server", "protocol"), which the driver turns into a reason in the report.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import pathlib
+import socket
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from passlib import prompts
+
+DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
+DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_TIMEOUT_SECONDS = 120.0
+DEFAULT_SAMPLING_SEED = 0
+# Environment variables: Ollama's and OpenAI's own names for the endpoint and key, ours for the rest.
+OLLAMA_HOST_VARIABLE = "OLLAMA_HOST"
+OLLAMA_MODEL_VARIABLE = "PASSLIB_OLLAMA_MODEL"
+OPENAI_BASE_URL_VARIABLE = "OPENAI_BASE_URL"
+OPENAI_API_KEY_VARIABLE = "OPENAI_API_KEY"
+OPENAI_MODEL_VARIABLE = "PASSLIB_OPENAI_MODEL"
+TIMEOUT_VARIABLE = "PASSLIB_LLM_TIMEOUT_S"
+BACKEND_KINDS = ("iree", "ollama", "openai")
+# MLIR averages about 2.5 bytes per token with byte-level BPE vocabularies (measured with Qwen2's);
+# two bytes per token overestimates, so a budget checked with it holds for the real tokenizer.
+_ESTIMATED_BYTES_PER_TOKEN = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class DecodingOptions:
+    """How to decode: greedy when temperature is 0, otherwise seeded sampling."""
+
+    max_new_tokens: int = 1024
+    temperature: float = 0.0
+    seed: int | None = None
+    json_schema: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens <= 0:
+            raise ValueError(f"max_new_tokens must be positive, got {self.max_new_tokens}")
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be 0 (greedy) or positive, got {self.temperature}")
+
+    @property
+    def greedy(self) -> bool:
+        """Whether decoding picks the most likely token every time."""
+        return self.temperature == 0.0
+
+    @property
+    def sampling_seed(self) -> int | None:
+        """The seed used when sampling (a fixed default if none was given); None when greedy."""
+        if self.greedy:
+            return None
+        return DEFAULT_SAMPLING_SEED if self.seed is None else self.seed
+
+    def key(self) -> dict[str, Any]:
+        """The options that change the answer, as plain data (part of the cache key)."""
+        return {
+            "max_new_tokens": self.max_new_tokens,
+            "temperature": self.temperature,
+            "seed": self.sampling_seed,
+            "json_schema": self.json_schema,
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class Completion:
+    """An answer and what it cost."""
+
+    text: str
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    latency_s: float
+    finish_reason: str | None = None
+
+
+class BackendError(Exception):
+    """The model could not answer.
+
+    `kind` is unreachable (no server, no bundle), model (the bundle does not load), generation (one
+    generation failed), timeout, server (an HTTP error status), protocol (an answer we cannot read)
+    or cache_miss.
+    """
+
+    def __init__(self, kind: str, message: str) -> None:
+        self.kind = kind
+        super().__init__(f"{kind}: {message}")
+
+
+class Backend(abc.ABC):
+    """A way to get completions from one model."""
+
+    kind: str
+
+    @abc.abstractmethod
+    def identity(self) -> str:
+        """Names the model (a manifest digest or name and endpoint) without loading or calling it."""
+
+    @abc.abstractmethod
+    def count_tokens(self, text: str) -> int:
+        """The number of tokens `text` takes for this model (an overestimate if unknown)."""
+
+    @abc.abstractmethod
+    def complete(self, prompt: prompts.Prompt, options: DecodingOptions) -> Completion:
+        """The model's answer to `prompt`; raises BackendError when there is none."""
+
+    def context_limit(self) -> int | None:
+        """The most tokens (prompt and answer) the model can hold, when the backend knows it."""
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        """What the report says about this backend."""
+        return {"kind": self.kind, "identity": self.identity()}
+
+
+def estimate_tokens(text: str) -> int:
+    """A deliberately high token count for when the model's tokenizer is not at hand."""
+    return math.ceil(len(text.encode("utf-8")) / _ESTIMATED_BYTES_PER_TOKEN)
+
+
+def tokenizer_json_counter(path: pathlib.Path) -> Callable[[str], int]:
+    """A token counter from a Hugging Face `tokenizer.json` (e.g. the served model's own)."""
+    import tokenizers
+
+    if not path.is_file():
+        raise FileNotFoundError(f"tokenizer file {path} does not exist; pass the model's tokenizer.json")
+    tokenizer = tokenizers.Tokenizer.from_file(str(path))
+    return lambda text: len(tokenizer.encode(text, add_special_tokens=False).ids)
+
+
+def _timeout_from(option: float | None) -> float:
+    if option is not None:
+        return option
+    value = os.environ.get(TIMEOUT_VARIABLE)
+    if not value:
+        return DEFAULT_TIMEOUT_SECONDS
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"{TIMEOUT_VARIABLE}={value!r} is not a number of seconds") from None
+
+
+def _is_timeout(reason: object) -> bool:
+    return isinstance(reason, (TimeoutError, socket.timeout)) or "timed out" in str(reason)
+
+
+def post_json(url: str, payload: Mapping[str, Any], timeout_s: float,
+              headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """POSTs JSON and returns the JSON answer; every failure becomes a BackendError."""
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(payload).encode("utf-8"),
+        headers={"Content-Type": "application/json", **(headers or {})},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            body = response.read()
+    except urllib.error.HTTPError as error:
+        detail = error.read().decode("utf-8", errors="replace")[:500]
+        raise BackendError("server", f"{url} answered HTTP {error.code}: {detail}") from None
+    except urllib.error.URLError as error:
+        if _is_timeout(error.reason):
+            raise BackendError("timeout", f"{url} did not answer within {timeout_s} s") from None
+        raise BackendError("unreachable", f"cannot reach {url}: {error.reason}") from None
+    except (TimeoutError, socket.timeout):
+        raise BackendError("timeout", f"{url} did not answer within {timeout_s} s") from None
+    except (ConnectionError, OSError) as error:
+        raise BackendError("unreachable", f"connection to {url} failed: {error}") from None
+    try:
+        answer = json.loads(body)
+    except json.JSONDecodeError as error:
+        raise BackendError("protocol", f"{url} answered with invalid JSON: {error}") from None
+    if not isinstance(answer, dict):
+        raise BackendError("protocol", f"{url} answered with JSON that is not an object")
+    return answer
+
+
+def normalize_ollama_host(host: str) -> str:
+    """Ollama's host forms ("host", "host:port", "http://host:port") as a base URL."""
+    if "://" not in host:
+        host = "http://" + host
+    parsed = urllib.parse.urlsplit(host)
+    if not parsed.hostname:
+        raise ValueError(f"Ollama host {host!r} has no host name; use e.g. http://127.0.0.1:11434")
+    port = parsed.port or 11434
+    return f"{parsed.scheme}://{parsed.hostname}:{port}{parsed.path.rstrip('/')}"
+
+
+class OllamaBackend(Backend):
+    """An Ollama server, through `/api/generate` without streaming."""
+
+    kind = "ollama"
+
+    def __init__(self, model: str | None = None, host: str | None = None,
+                 timeout_s: float | None = None,
+                 count_tokens: Callable[[str], int] = estimate_tokens) -> None:
+        model = model or os.environ.get(OLLAMA_MODEL_VARIABLE)
+        if not model:
+            raise ValueError(
+                f"the ollama backend needs a model name: pass --model or set {OLLAMA_MODEL_VARIABLE}"
+            )
+        self.model = model
+        self.host = normalize_ollama_host(host or os.environ.get(OLLAMA_HOST_VARIABLE) or DEFAULT_OLLAMA_HOST)
+        self.timeout_s = _timeout_from(timeout_s)
+        self._count_tokens = count_tokens
+
+    def identity(self) -> str:
+        return f"ollama:{self.model}@{self.host}"
+
+    def count_tokens(self, text: str) -> int:
+        return self._count_tokens(text)
+
+    def complete(self, prompt: prompts.Prompt, options: DecodingOptions) -> Completion:
+        model_options: dict[str, Any] = {
+            "temperature": options.temperature,
+            "num_predict": options.max_new_tokens,
+        }
+        if options.sampling_seed is not None:
+            model_options["seed"] = options.sampling_seed
+        payload: dict[str, Any] = {
+            "model": self.model,
+            "system": prompt.system,
+            "prompt": prompt.user,
+            "stream": False,
+            "options": model_options,
+        }
+        if options.json_schema is not None:
+            payload["format"] = dict(options.json_schema)
+        started = time.monotonic()
+        answer = post_json(f"{self.host}/api/generate", payload, self.timeout_s)
+        latency = time.monotonic() - started
+        if "error" in answer:
+            raise BackendError("server", f"ollama: {answer['error']}")
+        text = answer.get("response")
+        if not isinstance(text, str):
+            raise BackendError("protocol", "ollama's answer has no 'response' text")
+        return Completion(
+            text,
+            answer.get("prompt_eval_count"),
+            answer.get("eval_count"),
+            latency,
+            answer.get("done_reason"),
+        )
+
+
+class OpenAIBackend(Backend):
+    """Any server with OpenAI's `/chat/completions` (OpenAI, vLLM, llama.cpp's server, ...)."""
+
+    kind = "openai"
+
+    def __init__(self, model: str | None = None, base_url: str | None = None,
+                 api_key: str | None = None, timeout_s: float | None = None,
+                 count_tokens: Callable[[str], int] = estimate_tokens) -> None:
+        model = model or os.environ.get(OPENAI_MODEL_VARIABLE)
+        if not model:
+            raise ValueError(
+                f"the openai backend needs a model name: pass --model or set {OPENAI_MODEL_VARIABLE}"
+            )
+        self.model = model
+        self.base_url = (base_url or os.environ.get(OPENAI_BASE_URL_VARIABLE)
+                         or DEFAULT_OPENAI_BASE_URL).rstrip("/")
+        self._api_key = api_key or os.environ.get(OPENAI_API_KEY_VARIABLE)
+        self.timeout_s = _timeout_from(timeout_s)
+        self._count_tokens = count_tokens
+
+    def identity(self) -> str:
+        return f"openai:{self.model}@{self.base_url}"
+
+    def count_tokens(self, text: str) -> int:
+        return self._count_tokens(text)
+
+    def complete(self, prompt: prompts.Prompt, options: DecodingOptions) -> Completion:
+        payload: dict[str, Any] = {
+            "model": self.model,
+            "messages": prompt.messages(),
+            "temperature": options.temperature,
+            "max_tokens": options.max_new_tokens,
+        }
+        if options.sampling_seed is not None:
+            payload["seed"] = options.sampling_seed
+        if options.json_schema is not None:
+            payload["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "answer", "schema": dict(options.json_schema), "strict": True},
+            }
+        headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+        started = time.monotonic()
+        answer = post_json(f"{self.base_url}/chat/completions", payload, self.timeout_s, headers)
+        latency = time.monotonic() - started
+        try:
+            choice = answer["choices"][0]
+            text = choice["message"]["content"]
+        except (KeyError, IndexError, TypeError):
+            raise BackendError("protocol", "the answer has no choices[0].message.content") from None
+        if not isinstance(text, str):
+            raise BackendError("protocol", "choices[0].message.content is not text")
+        usage = answer.get("usage") or {}
+        return Completion(
+            text,
+            usage.get("prompt_tokens"),
+            usage.get("completion_tokens"),
+            latency,
+            choice.get("finish_reason"),
+        )
+
+
+class IreeBackend(Backend):
+    """Our own compiled model bundle, run in process by `artifacts.runtime` (loaded on first use)."""
+
+    kind = "iree"
+
+    def __init__(self, bundle_dir: pathlib.Path) -> None:
+        self.bundle_dir = pathlib.Path(bundle_dir)
+        self._runtime: Any = None
+
+    def identity(self) -> str:
+        manifest = self.bundle_dir / "manifest.json"
+        try:
+            digest = hashlib.sha256(manifest.read_bytes()).hexdigest()
+        except OSError as error:
+            raise BackendError(
+                "unreachable",
+                f"cannot read the bundle manifest {manifest} ({error.strerror}); "
+                "pass --model with a bundle directory built by llm_artifacts",
+            ) from None
+        return f"iree:sha256:{digest}"
+
+    def _runtime_instance(self) -> Any:
+        if self._runtime is None:
+            self.identity()
+            try:
+                from artifacts import runtime
+
+                self._runtime = runtime.load_bundle(self.bundle_dir)
+            except Exception as error:  # a bundle that does not load means no model, not a crash
+                raise BackendError("model", f"cannot load the bundle {self.bundle_dir}: {error}") from None
+        return self._runtime
+
+    def context_limit(self) -> int | None:
+        return int(self._runtime_instance().capacity)
+
+    def count_tokens(self, text: str) -> int:
+        runtime = self._runtime_instance()
+        try:
+            return len(runtime.encode(text, add_special_tokens=False))
+        except Exception as error:  # the model runtime is a black box: any failure is the model's
+            raise BackendError("model", f"the bundle's tokenizer failed: {error}") from error
+
+    def complete(self, prompt: prompts.Prompt, options: DecodingOptions) -> Completion:
+        runtime = self._runtime_instance()
+        started = time.monotonic()
+        try:
+            # The chat template writes any BOS token itself.
+            chat = runtime.apply_chat_template(prompt.messages())
+            prompt_ids = runtime.encode(chat, add_special_tokens=False)
+            output_ids = list(runtime.generate(
+                prompt_ids,
+                options.max_new_tokens,
+                seed=options.sampling_seed,
+                temperature=options.temperature,
+            ))
+            text = runtime.decode(output_ids)
+        except Exception as error:  # one failed generation (e.g. too long for the KV cache)
+            raise BackendError("generation", f"{type(error).__name__}: {error}") from error
+        latency = time.monotonic() - started
+        finish = "length" if len(output_ids) >= options.max_new_tokens else "stop"
+        return Completion(text, len(prompt_ids), len(output_ids), latency, finish)
+
+
+def create_backend(kind: str, *, model: str | None = None, endpoint: str | None = None,
+                   timeout_s: float | None = None, tokenizer: pathlib.Path | None = None) -> Backend:
+    """A backend by name: `model` is the bundle directory for iree, the model name otherwise."""
+    if kind == "iree":
+        if not model:
+            raise ValueError("the iree backend needs --model BUNDLE_DIR (a bundle built by llm_artifacts)")
+        return IreeBackend(pathlib.Path(model))
+    counter = tokenizer_json_counter(tokenizer) if tokenizer is not None else estimate_tokens
+    if kind == "ollama":
+        return OllamaBackend(model, endpoint, timeout_s, counter)
+    if kind == "openai":
+        return OpenAIBackend(model, endpoint, None, timeout_s, counter)
+    raise ValueError(f"unknown backend {kind!r}: choose one of {', '.join(BACKEND_KINDS)}")

@@ -1,0 +1,117 @@
+"""`llm_transform`: an LLM-assisted transformation of MLIR that other rules generate."""
+
+load("//artifacts/private:llm_artifacts.bzl", "LlmArtifactInfo")
+
+_BACKENDS = ["iree", "ollama", "openai"]
+_MODES = ["rewrite", "schedule"]
+
+def _llm_transform_impl(ctx):
+    if ctx.attr.backend not in _BACKENDS:
+        fail("unknown backend '{}'; known backends: {}".format(ctx.attr.backend, ", ".join(_BACKENDS)))
+    if ctx.attr.mode not in _MODES:
+        fail("unknown mode '{}'; known modes: {}".format(ctx.attr.mode, ", ".join(_MODES)))
+    output = ctx.actions.declare_file(ctx.label.name + ".mlir")
+    report = ctx.actions.declare_file(ctx.label.name + ".report.json")
+    inputs = [ctx.file.src]
+    args = ctx.actions.args()
+    args.add(ctx.file.src)
+    args.add("-o", output)
+    args.add("--report", report)
+    args.add("--mode", ctx.attr.mode)
+    if ctx.attr.task:
+        args.add("--task", ctx.attr.task)
+    args.add("--backend", ctx.attr.backend)
+    execution_requirements = {}
+    if ctx.attr.backend == "iree":
+        if not ctx.attr.model:
+            fail("backend 'iree' needs `model`, an llm_artifacts target such as @rules_iree_llm//artifacts:smollm2_cpu")
+        bundle = ctx.attr.model[LlmArtifactInfo]
+        args.add("--model", bundle.manifest.dirname)
+        inputs.extend(bundle.files.to_list())
+    else:
+        if not ctx.attr.model_name:
+            fail("backend '{}' needs `model_name`, the server's name of the model".format(ctx.attr.backend))
+        args.add("--model", ctx.attr.model_name)
+        if ctx.attr.endpoint:
+            args.add("--endpoint", ctx.attr.endpoint)
+        # A server's answers are not inputs Bazel can see: never cache them remotely or sandbox
+        # them away from the network.
+        execution_requirements = {"no-remote": "1", "requires-network": "1", "no-cache": "1"}
+    for function in ctx.attr.functions:
+        args.add("--function", function)
+    if ctx.attr.passes:
+        args.add_joined("--passes", ctx.attr.passes, join_with = ",")
+    args.add("--max-attempts", str(ctx.attr.max_attempts))
+    args.add("--max-new-tokens", str(ctx.attr.max_new_tokens))
+    if ctx.attr.strict:
+        args.add("--strict")
+    if ctx.attr.cache:
+        args.add("--cache", ctx.files.cache[0].dirname)
+        args.add("--cache-only")
+        inputs.extend(ctx.files.cache)
+    args.add_all(ctx.attr.options)
+    ctx.actions.run(
+        executable = ctx.executable._passlib_cli,
+        arguments = [args],
+        inputs = inputs,
+        outputs = [output, report],
+        mnemonic = "LlmTransform",
+        progress_message = "LLM-assisted {} of %{{input}} (%{{label}})".format(ctx.attr.mode),
+        execution_requirements = execution_requirements,
+    )
+    return [
+        DefaultInfo(files = depset([output])),
+        OutputGroupInfo(report = depset([report])),
+    ]
+
+llm_transform = rule(
+    implementation = _llm_transform_impl,
+    doc = """Runs an LLM-assisted transformation on an MLIR file.
+
+Outputs `<name>.mlir` (the target's default output, so other rules take it as an MLIR source) and
+`<name>.report.json` (output group `report`).
+
+Every candidate the LLM proposes is parsed, verified, type-checked and, where inputs can be made,
+executed against the original before it is kept. When the LLM is absent or wrong, the output is the
+input unchanged and the report says why; `strict = True` makes that a build error instead.
+""",
+    attrs = {
+        "src": attr.label(
+            doc = "The MLIR file to transform (typically another rule's output).",
+            allow_single_file = [".mlir"],
+            mandatory = True,
+        ),
+        "mode": attr.string(
+            doc = "`rewrite` (the LLM rewrites functions) or `schedule` (the LLM picks a pass pipeline).",
+            default = "rewrite",
+        ),
+        "task": attr.string(
+            doc = "The rewrite task, e.g. `simplify` or `strength-reduce` (see passlib/templates/rewrite/tasks).",
+        ),
+        "backend": attr.string(
+            doc = "`iree` (in-process from `model`), `ollama` or `openai` (a server at `endpoint`).",
+            default = "iree",
+        ),
+        "model": attr.label(
+            doc = "For the iree backend: the llm_artifacts bundle to run.",
+            providers = [LlmArtifactInfo],
+        ),
+        "model_name": attr.string(doc = "For the ollama and openai backends: the server's model name."),
+        "endpoint": attr.string(doc = "For the ollama and openai backends: the server URL."),
+        "functions": attr.string_list(doc = "Functions to transform (default: every function)."),
+        "passes": attr.string_list(doc = "Schedule mode: the allow-list of passes (default: passlib's)."),
+        "max_attempts": attr.int(default = 3, doc = "Prompts per function, diagnostics fed back in between."),
+        "max_new_tokens": attr.int(default = 512, doc = "The longest answer the LLM may give."),
+        "strict": attr.bool(default = False, doc = "Fail the build when no candidate passes."),
+        "cache": attr.label(
+            doc = "A directory of recorded responses (a filegroup); the action then runs cache-only.",
+            allow_files = True,
+        ),
+        "options": attr.string_list(doc = "Further passlib CLI flags."),
+        "_passlib_cli": attr.label(
+            default = "//passlib:passlib_cli",
+            executable = True,
+            cfg = "exec",
+        ),
+    },
+)

@@ -1,0 +1,162 @@
+"""Schedule mode: an LLM picks a pass pipeline from an allow-list; the real pass manager runs it.
+
+Only names from the allow-list can come out: the answer (JSON `{"passes": [...]}` or free text) is
+parsed into allowed names and everything else is dropped and reported; HTTP backends are also asked
+for JSON that matches a schema whose items are exactly the allowed names. The pipeline is built with
+each pass at the anchor it needs (module, or nested under `func.func`) and run by
+`iree.compiler.passmanager.PassManager` on a copy of the module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from iree.compiler import ir as mlir
+from iree.compiler import passmanager
+
+from passlib import ir
+
+MODULE_ANCHOR = "module"
+FUNCTION_ANCHOR = "function"
+MAX_PIPELINE_LENGTH = 16
+
+
+@dataclasses.dataclass(frozen=True)
+class PassInfo:
+    """An allowed pass: what it does (for the prompt) and where it must be nested."""
+
+    description: str
+    anchor: str = MODULE_ANCHOR
+
+
+ALLOWED_PASSES: dict[str, PassInfo] = {
+    "canonicalize": PassInfo("fold constants and apply each operation's simplification patterns"),
+    "cse": PassInfo("eliminate common sub-expressions"),
+    "inline": PassInfo("inline function calls (then canonicalize)"),
+    "symbol-dce": PassInfo("delete private functions and globals that nothing uses"),
+    "loop-invariant-code-motion": PassInfo("hoist loop-invariant operations out of loops"),
+    "iree-util-optimize-int-arithmetic": PassInfo(
+        "simplify integer arithmetic with range analysis"),
+    "iree-util-fold-globals": PassInfo("fold duplicate globals and propagate constant globals"),
+    "iree-util-ipo": PassInfo(
+        "inter-procedural optimization: propagate constant arguments, drop unused results"),
+    "iree-util-apply-patterns": PassInfo("IREE's extra canonicalization patterns"),
+    "iree-util-simplify-global-accesses": PassInfo(
+        "hoist global loads and sink global stores", FUNCTION_ANCHOR),
+    "linalg-fuse-elementwise-ops": PassInfo("fuse producer/consumer elementwise linalg operations"),
+    "linalg-fold-unit-extent-dims": PassInfo("remove unit-extent dimensions from linalg operations"),
+    "affine-simplify-structures": PassInfo(
+        "simplify affine maps and sets", FUNCTION_ANCHOR),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineChoice:
+    """The allowed passes read from an answer, in order, and the names that were dropped."""
+
+    passes: tuple[str, ...]
+    rejected: tuple[str, ...]
+
+
+@dataclasses.dataclass
+class PipelineResult:
+    """What running a pipeline gave: the new module, or diagnostics saying why not."""
+
+    module: mlir.Operation | None
+    pipeline: str
+    diagnostics: list[ir.Diagnostic]
+    ops_after: int | None = None
+
+
+def allowed_passes(names: Iterable[str] | None = None) -> dict[str, PassInfo]:
+    """The allow-list: all known passes, or the named subset (ValueError for unknown names)."""
+    if names is None:
+        return dict(ALLOWED_PASSES)
+    chosen = {}
+    for name in names:
+        if name not in ALLOWED_PASSES:
+            raise ValueError(
+                f"pass {name!r} is not in passlib's allow-list; choose from {', '.join(ALLOWED_PASSES)}"
+            )
+        chosen[name] = ALLOWED_PASSES[name]
+    return chosen
+
+
+def answer_schema(allowed: Mapping[str, PassInfo]) -> dict[str, Any]:
+    """A JSON schema that only admits `{"passes": [allowed names]}`."""
+    return {
+        "type": "object",
+        "properties": {"passes": {"type": "array", "items": {"type": "string", "enum": list(allowed)}}},
+        "required": ["passes"],
+        "additionalProperties": False,
+    }
+
+
+def _json_objects(text: str) -> Iterable[Any]:
+    decoder = json.JSONDecoder()
+    for match in re.finditer(r"\{", text):
+        try:
+            value, _ = decoder.raw_decode(text, match.start())
+        except json.JSONDecodeError:
+            continue
+        yield value
+
+
+def parse_answer(text: str, allowed: Mapping[str, PassInfo],
+                 max_length: int = MAX_PIPELINE_LENGTH) -> PipelineChoice:
+    """The allowed pass names in an answer: from `{"passes": [...]}` if present, else from the text."""
+    for value in _json_objects(text):
+        if isinstance(value, dict) and isinstance(value.get("passes"), list):
+            kept, rejected = [], []
+            for item in value["passes"]:
+                name = str(item).strip().lstrip("-")
+                (kept if name in allowed else rejected).append(name)
+            return PipelineChoice(tuple(kept[:max_length]), tuple(rejected))
+    names = sorted(allowed, key=len, reverse=True)
+    pattern = re.compile(r"(?<![\w.-])(" + "|".join(re.escape(n) for n in names) + r")(?![\w-])")
+    found = [match.group(1) for match in pattern.finditer(text)]
+    return PipelineChoice(tuple(found[:max_length]), ())
+
+
+def pipeline_text(passes: Iterable[str], allowed: Mapping[str, PassInfo]) -> str:
+    """The textual pass pipeline, with function-anchored passes nested under func.func."""
+    parts: list[str] = []
+    nested: list[str] = []
+    for name in passes:
+        if allowed[name].anchor == FUNCTION_ANCHOR:
+            nested.append(name)
+            continue
+        if nested:
+            parts.append(f"func.func({','.join(nested)})")
+            nested = []
+        parts.append(name)
+    if nested:
+        parts.append(f"func.func({','.join(nested)})")
+    return f"builtin.module({','.join(parts)})"
+
+
+def apply_pipeline(module: mlir.Operation, passes: Iterable[str],
+                   allowed: Mapping[str, PassInfo]) -> PipelineResult:
+    """Runs the passes on a copy of `module`; the copy is returned only if it verifies."""
+    text = pipeline_text(passes, allowed)
+    candidate = ir.clone_module(module)
+    context = module.operation.context
+    try:
+        with context:
+            manager = passmanager.PassManager.parse(text)
+    except ValueError as error:
+        return PipelineResult(None, text, [ir.Diagnostic(str(error))])
+    try:
+        manager.run(candidate.operation)
+    except mlir.MLIRError as error:
+        diagnostics = [ir.Diagnostic(d.message) for d in error.error_diagnostics]
+        diagnostics = diagnostics or [ir.Diagnostic(error.message)]
+        return PipelineResult(None, text, diagnostics)
+    diagnostics = ir.verify(candidate)
+    if diagnostics:
+        return PipelineResult(None, text, diagnostics)
+    return PipelineResult(candidate, text, [], ir.count_ops(candidate))

@@ -1,0 +1,95 @@
+"""End-to-end tests of `python -m passlib.cli` with a real HTTP server standing in for the LLM."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from passlib import cli, ir
+from passlib.tests import llm_server
+from passlib.tests.samples import DOUBLE, GOOD_ANSWER, SCHEDULE_INPUT, WRONG_SIGNATURE
+
+
+def test_cli_rewrites_and_reports(tmp_path):
+    source = tmp_path / "double.mlir"
+    source.write_text(DOUBLE)
+    output, report_path = tmp_path / "out" / "double.opt.mlir", tmp_path / "report.json"
+    with llm_server.CannedLlmServer([GOOD_ANSWER]) as server:
+        status = cli.main([str(source), "--task", "strength-reduce", "--backend", "ollama", "--model", "coder",
+                           "--endpoint", server.url, "--cache", str(tmp_path / "cache"),
+                           "-o", str(output), "--report", str(report_path)])
+        assert status == 0
+        cached = cli.main([str(source), "--task", "strength-reduce", "--backend", "ollama", "--model", "coder",
+                           "--endpoint", server.url, "--cache", str(tmp_path / "cache"), "--cache-only",
+                           "-o", str(tmp_path / "again.mlir"), "--report", str(tmp_path / "again.json")])
+        assert cached == 0 and len(server.requests) == 1
+    text = output.read_text()
+    assert "arith.addi %arg0, %arg0" in text
+    assert ir.verify(ir.parse_module(text, ir.new_context())) == []
+    assert (tmp_path / "again.mlir").read_text() == text
+    data = json.loads(report_path.read_text())
+    assert data["result"] == "changed" and data["units"][0]["status"] == "accepted"
+    assert data["aggregate"]["cache_misses"] == 1
+    assert json.loads((tmp_path / "again.json").read_text())["aggregate"]["cache_hits"] == 1
+
+
+def test_cli_strict_failure_writes_the_report_but_no_output(tmp_path, capsys):
+    source = tmp_path / "double.mlir"
+    source.write_text(DOUBLE)
+    output, report_path = tmp_path / "out.mlir", tmp_path / "report.json"
+    with llm_server.CannedLlmServer([WRONG_SIGNATURE]) as server:
+        status = cli.main([str(source), "--backend", "openai", "--model", "coder",
+                           "--endpoint", server.url + "/v1", "--strict", "--max-attempts", "1",
+                           "-o", str(output), "--report", str(report_path)])
+    assert status == 1
+    assert not output.exists()
+    assert json.loads(report_path.read_text())["result"] == "error"
+    assert "strict mode" in capsys.readouterr().err
+
+
+def test_cli_without_a_server_copies_the_input(tmp_path):
+    source = tmp_path / "double.mlir"
+    source.write_text(DOUBLE)
+    output, report_path = tmp_path / "out.mlir", tmp_path / "report.json"
+    status = cli.main([str(source), "--backend", "ollama", "--model", "coder",
+                       "--endpoint", f"127.0.0.1:{llm_server.unused_port()}",
+                       "-o", str(output), "--report", str(report_path)])
+    assert status == 0
+    assert output.read_bytes() == source.read_bytes()
+    data = json.loads(report_path.read_text())
+    assert data["result"] == "unchanged" and "unreachable" in data["reason"]
+
+
+def test_cli_bad_arguments_and_bad_input(tmp_path, capsys):
+    source = tmp_path / "bad.mlir"
+    source.write_text("func.func @f(%x: i32) -> i32 {\n  return %y : i32\n}\n")
+    common = ["--backend", "ollama", "--model", "m", "-o", str(tmp_path / "o.mlir"),
+              "--report", str(tmp_path / "r.json")]
+    assert cli.main([str(source), *common]) == 2
+    assert "bad.mlir" in capsys.readouterr().err
+    source.write_text(DOUBLE)
+    assert cli.main([str(source), "--task", "no-such-task", *common]) == 2
+    assert "strength-reduce" in capsys.readouterr().err
+    assert cli.main([str(source), "--mode", "schedule", "--passes", "canonicalize,sccp", *common]) == 2
+    assert "allow-list" in capsys.readouterr().err
+    assert cli.main([str(tmp_path / "missing.mlir"), *common]) == 2
+
+
+def test_cli_as_a_process_in_schedule_mode(tmp_path):
+    source = tmp_path / "calls.mlir"
+    source.write_text(SCHEDULE_INPUT)
+    output, report_path = tmp_path / "calls.opt.mlir", tmp_path / "report.json"
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    with llm_server.CannedLlmServer(['{"passes": ["inline", "canonicalize", "cse", "symbol-dce"]}']) as server:
+        completed = subprocess.run(
+            [sys.executable, "-m", "passlib.cli", str(source), "--mode", "schedule", "--backend", "ollama",
+             "--model", "coder", "--endpoint", server.url, "-o", str(output), "--report", str(report_path)],
+            capture_output=True, text=True, env=environment, timeout=300, check=False)
+    assert completed.returncode == 0, completed.stderr
+    assert "changed" in completed.stdout
+    data = json.loads(report_path.read_text())
+    assert data["units"][0]["attempts"][0]["pipeline"] == ["inline", "canonicalize", "cse", "symbol-dce"]
+    assert data["ops_after"] < data["ops_before"]
+    assert "@square" not in output.read_text()
