@@ -1,13 +1,18 @@
-"""Benchmark: prefill time and greedy decode speed of a bundle against HF transformers (and llama.cpp).
+"""Benchmark: decode speed, prefill time and peak memory of a bundle against HF transformers and llama.cpp.
 
 Runs the same prompts, as the same token ids, through
   - the bundle (artifacts.runtime, IREE),
   - transformers eager (f32, KV cache) on the GGUF the bundle was built from,
   - llama.cpp through `llama_cpp` on that GGUF, when the package is importable (otherwise reported as
     skipped),
-in one process, one after the other, and prints prefill seconds, decode tokens/s and their ratios to
-transformers. Decode speed is measured as (N - 1) / (time of generating N tokens - time of generating
-1 token), so prefill is not counted in it. Each figure is the median of --repeats runs.
+each in its own child process (so that each peak RSS is that engine's alone), with the same number of
+threads (--threads, default 2), one after the other. It prints, side by side:
+  - decode tokens/s after the short prompt, measured as (N - 1) / (time of generating N tokens - time
+    of generating 1 token), so prefill is not counted in it;
+  - prefill seconds (the time to the first generated token) of a 37-token and a 512-token prompt;
+  - the peak RSS of the engine's process (model loaded, every figure measured);
+and each figure's ratio to llama.cpp's when llama.cpp ran, else to transformers'. Each time is the
+median of --repeats runs. The prompts are the first 37 and 512 token ids of a fixed English/MLIR text.
 
     python -m artifacts.benchmark_decode --bundle DIR --gguf FILE [--new-tokens 32] [--repeats 3]
 """
@@ -16,32 +21,37 @@ import argparse
 import importlib.util
 import json
 import os
+import resource
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-PROMPTS = {
-    "short": [
-        {"role": "system", "content": "You are a helpful assistant."},
-        {"role": "user", "content": "What is the capital of France?"},
-    ],
-    "long": [
-        {"role": "system", "content": "You are a compiler engineer who answers precisely."},
-        {
-            "role": "user",
-            "content": "Here is an MLIR function:\n"
-            "func.func @add(%a: tensor<4xf32>, %b: tensor<4xf32>) -> tensor<4xf32> {\n"
-            "  %0 = arith.addf %a, %b : tensor<4xf32>\n"
-            "  %1 = arith.mulf %0, %0 : tensor<4xf32>\n"
-            "  return %1 : tensor<4xf32>\n"
-            "}\n"
-            "Explain what it computes, which passes could fuse the two operations, and what the "
-            "result is for a = [1, 2, 3, 4] and b = [4, 3, 2, 1].",
-        },
-    ],
-}
+ENGINES = ("iree", "transformers", "llama.cpp")
+PROMPT_LENGTHS = (37, 512)
+LLAMA_CPP_SKIPPED = "skipped: llama-cpp-python not installed"
+PROMPT_TEXT = (
+    "You are a compiler engineer who answers precisely. Here is an MLIR function:\n"
+    "func.func @add(%a: tensor<4xf32>, %b: tensor<4xf32>) -> tensor<4xf32> {\n"
+    "  %0 = arith.addf %a, %b : tensor<4xf32>\n"
+    "  %1 = arith.mulf %0, %0 : tensor<4xf32>\n"
+    "  return %1 : tensor<4xf32>\n"
+    "}\n"
+    "Explain what it computes, which passes could fuse the two operations, and what the result is for "
+    "a = [1, 2, 3, 4] and b = [4, 3, 2, 1]. "
+)
+
+Generator = Callable[[list[int], int], list[int]]
+
+
+def prompt_ids(encode: Callable[[str], list[int]], length: int) -> list[int]:
+    """The first `length` token ids of PROMPT_TEXT repeated as often as needed."""
+    text = PROMPT_TEXT
+    while len(encode(text)) < length:
+        text += PROMPT_TEXT
+    return encode(text)[:length]
 
 
 def median_seconds(run: Callable[[], object], repeats: int) -> float:
@@ -54,71 +64,149 @@ def median_seconds(run: Callable[[], object], repeats: int) -> float:
     return statistics.median(times)
 
 
-def measure(generate: Callable[[int], list[int]], new_tokens: int, repeats: int) -> dict:
-    """Prefill seconds (generating one token) and decode tokens/s of a greedy `generate(count)`."""
-    first_token = median_seconds(lambda: generate(1), repeats)
-    full = median_seconds(lambda: generate(new_tokens), repeats)
+def peak_rss_bytes() -> int:
+    """The peak resident set size of this process so far (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def measure(generate: Generator, prompts: dict[int, list[int]], new_tokens: int, repeats: int) -> dict:
+    """Prefill seconds per prompt length, decode tokens/s after the shortest prompt, the greedy
+    tokens generated after it, and the peak RSS."""
+    shortest = prompts[min(prompts)]
+    generate(shortest, 2)  # warm-up: first-call allocations and page faults are not counted
+    prefill = {str(length): median_seconds(lambda ids=ids: generate(ids, 1), repeats) for length, ids in prompts.items()}
+    full = median_seconds(lambda: generate(shortest, new_tokens), repeats)
+    first = prefill[str(min(prompts))]
     return {
-        "prefill_s": first_token,
-        "decode_tok_s": (new_tokens - 1) / (full - first_token) if full > first_token else float("nan"),
-        "tokens": generate(new_tokens),
+        "prefill_s": prefill,
+        "decode_tok_s": (new_tokens - 1) / (full - first) if full > first else float("nan"),
+        "tokens": generate(shortest, new_tokens),
+        "peak_rss_bytes": peak_rss_bytes(),
     }
 
 
-def iree_generator(bundle_dir: Path, driver: Optional[str]):
+def iree_engine(bundle_dir: Path, gguf: Path, threads: int, driver: Optional[str]) -> tuple[str, Generator]:
+    import iree.runtime
+
     from artifacts.runtime import load_bundle
 
+    # local-task's worker count; must be set before the bundle's device is created.
+    iree.runtime.flags.parse_flags(f"--task_topology_max_group_count={threads}")
     runtime = load_bundle(bundle_dir, driver=driver)
-
-    def for_prompt(prompt_ids: list[int]) -> Callable[[int], list[int]]:
-        return lambda count: runtime.generate(prompt_ids, count, stop_token_ids=[])
-
-    return runtime, for_prompt
+    name = f"iree {runtime.manifest.target}/{runtime.driver}, {threads} threads"
+    return name, lambda ids, count: runtime.generate(ids, count, stop_token_ids=[])
 
 
-def transformers_generator(gguf: Path):
+def transformers_engine(bundle_dir: Path, gguf: Path, threads: int, driver: Optional[str]) -> tuple[str, Generator]:
     import torch
     from transformers import AutoModelForCausalLM
 
+    torch.set_num_threads(threads)
     model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, torch_dtype=torch.float32)
     model.eval()
 
-    def for_prompt(prompt_ids: list[int]) -> Callable[[int], list[int]]:
-        def generate(count: int) -> list[int]:
-            generated = []
-            with torch.no_grad():
-                output = model(torch.tensor([prompt_ids]), use_cache=True)
-                while True:
-                    token = int(torch.argmax(output.logits[0, -1]))
-                    generated.append(token)
-                    if len(generated) == count:
-                        return generated
-                    output = model(torch.tensor([[token]]), past_key_values=output.past_key_values, use_cache=True)
-
-        return generate
-
-    return f"transformers eager f32, {torch.get_num_threads()} threads", for_prompt
-
-
-def llama_cpp_generator(gguf: Path, context: int):
-    import llama_cpp
-
-    threads = os.cpu_count() or 1
-    model = llama_cpp.Llama(model_path=str(gguf), n_ctx=context, n_threads=threads, verbose=False)
-
-    def for_prompt(prompt_ids: list[int]) -> Callable[[int], list[int]]:
-        def generate(count: int) -> list[int]:
-            model.reset()
-            generated = []
-            for token in model.generate(prompt_ids, temp=0.0, top_k=1, reset=True):
-                generated.append(int(token))
+    def generate(ids: list[int], count: int) -> list[int]:
+        generated = []
+        with torch.no_grad():
+            output = model(torch.tensor([ids]), use_cache=True)
+            while True:
+                token = int(torch.argmax(output.logits[0, -1]))
+                generated.append(token)
                 if len(generated) == count:
                     return generated
-            return generated
+                output = model(torch.tensor([[token]]), past_key_values=output.past_key_values, use_cache=True)
 
-        return generate
+    return f"transformers {torch.__version__} eager f32, {torch.get_num_threads()} threads", generate
 
-    return f"llama.cpp {llama_cpp.__version__}, {threads} threads", for_prompt
+
+def llama_cpp_engine(bundle_dir: Path, gguf: Path, threads: int, driver: Optional[str]) -> tuple[str, Generator]:
+    import llama_cpp
+
+    model = llama_cpp.Llama(model_path=str(gguf), n_ctx=2048, n_threads=threads, n_threads_batch=threads, verbose=False)
+
+    def generate(ids: list[int], count: int) -> list[int]:
+        model.reset()
+        generated = []
+        for token in model.generate(ids, temp=0.0, top_k=1, reset=True):
+            generated.append(int(token))
+            if len(generated) == count:
+                return generated
+        return generated
+
+    return f"llama.cpp {llama_cpp.__version__}, {threads} threads", generate
+
+
+ENGINE_FACTORIES = {"iree": iree_engine, "transformers": transformers_engine, "llama.cpp": llama_cpp_engine}
+
+
+def run_engine(args: argparse.Namespace) -> int:
+    """Child-process mode: measures one engine and prints its figures as one JSON line."""
+    import tokenizers
+
+    from artifacts import bundle
+
+    tokenizer = tokenizers.Tokenizer.from_file(str(args.bundle / bundle.TOKENIZER_JSON))
+
+    def encode(text: str) -> list[int]:
+        return tokenizer.encode(text, add_special_tokens=False).ids
+
+    prompts = {length: prompt_ids(encode, length) for length in PROMPT_LENGTHS}
+    name, generate = ENGINE_FACTORIES[args.engine](args.bundle, args.gguf, args.threads, args.driver)
+    figures = measure(generate, prompts, args.new_tokens, args.repeats)
+    figures["name"] = name
+    print(json.dumps(figures))
+    return 0
+
+
+def measure_in_child(engine: str, args: argparse.Namespace) -> dict:
+    """Runs `engine` in a child process of this module (same interpreter and import path)."""
+    command = [
+        sys.executable, "-m", "artifacts.benchmark_decode",
+        "--engine", engine,
+        "--bundle", str(args.bundle),
+        "--gguf", str(args.gguf),
+        "--threads", str(args.threads),
+        "--new-tokens", str(args.new_tokens),
+        "--repeats", str(args.repeats),
+    ]
+    if args.driver:
+        command += ["--driver", args.driver]
+    environment = dict(os.environ)
+    environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]), environment.get("PYTHONPATH")]))
+    completed = subprocess.run(command, capture_output=True, text=True, env=environment, check=False)
+    if completed.returncode != 0:
+        raise RuntimeError(f"the {engine} measurement failed (exit {completed.returncode}):\n{completed.stderr[-4000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def format_table(results: dict[str, dict], reference: str, new_tokens: int) -> list[str]:
+    """The side-by-side table: one row per engine, ratios to `reference`'s figures."""
+    base = results[reference]
+    short, long = (str(length) for length in PROMPT_LENGTHS)
+    lines = [
+        f"{'engine':<44} {'decode tok/s':>12} {'prefill ' + short + ' s':>13} {'prefill ' + long + ' s':>14} "
+        f"{'peak RSS MiB':>12} {'same tokens':>11}",
+    ]
+    for engine, figures in results.items():
+        agreeing = sum(1 for a, b in zip(figures["tokens"], results["transformers"]["tokens"]) if a == b)
+        lines.append(
+            f"{figures['name']:<44} {figures['decode_tok_s']:>12.2f} {figures['prefill_s'][short]:>13.3f} "
+            f"{figures['prefill_s'][long]:>14.3f} {figures['peak_rss_bytes'] / 2**20:>12.0f} "
+            f"{agreeing:>5}/{new_tokens}"
+        )
+        if engine != reference:
+            lines.append(
+                f"{'  ratio to ' + reference:<44} {figures['decode_tok_s'] / base['decode_tok_s']:>11.2f}x "
+                f"{figures['prefill_s'][short] / base['prefill_s'][short]:>12.2f}x "
+                f"{figures['prefill_s'][long] / base['prefill_s'][long]:>13.2f}x "
+                f"{figures['peak_rss_bytes'] / base['peak_rss_bytes']:>11.2f}x"
+            )
+    lines.append(
+        f"ratios: decode is tok/s over {reference}'s (higher is faster); prefill and RSS are over "
+        f"{reference}'s (lower is better). same tokens: greedy tokens equal to transformers' after the "
+        f"{short}-token prompt."
+    )
+    return lines
 
 
 def main(argv: Sequence[str]) -> int:
@@ -127,59 +215,43 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--bundle", type=Path, required=True, help="the bundle directory")
     parser.add_argument("--gguf", type=Path, required=True, help="the GGUF the bundle was built from")
     parser.add_argument("--driver", help="IREE driver (default: the bundle's)")
-    parser.add_argument("--new-tokens", type=int, default=32, help="tokens to generate per run")
+    parser.add_argument("--threads", type=int, default=2, help="threads of every engine (default 2)")
+    parser.add_argument("--new-tokens", type=int, default=32, help="tokens to generate per decode run")
     parser.add_argument("--repeats", type=int, default=3, help="runs per figure (the median is reported)")
     parser.add_argument("--json", type=Path, help="also write the figures here as JSON")
+    parser.add_argument("--engine", choices=ENGINES, help=argparse.SUPPRESS)  # child-process mode
     args = parser.parse_args(argv)
     if args.new_tokens < 2:
         parser.error("--new-tokens must be at least 2")
+    if args.threads < 1:
+        parser.error("--threads must be at least 1")
+    args.bundle = args.bundle.resolve()
+    args.gguf = args.gguf.resolve()
+    if args.engine:
+        return run_engine(args)
 
-    runtime, iree_for_prompt = iree_generator(args.bundle, args.driver)
-    engines = {f"iree {runtime.manifest.target}/{runtime.driver}": iree_for_prompt}
-    reference_name, reference_for_prompt = transformers_generator(args.gguf)
-    engines[reference_name] = reference_for_prompt
+    engines = ["iree", "transformers"]
     skipped = {}
     if importlib.util.find_spec("llama_cpp") is not None:
-        name, llama_for_prompt = llama_cpp_generator(args.gguf, runtime.capacity)
-        engines[name] = llama_for_prompt
+        engines.append("llama.cpp")
     else:
-        skipped["llama.cpp"] = "skipped: the llama_cpp package (llama-cpp-python) is not importable"
-
-    results: dict[str, dict] = {}
-    for prompt_name, conversation in PROMPTS.items():
-        prompt_ids = runtime.encode_chat(conversation)
-        results[prompt_name] = {"prompt_tokens": len(prompt_ids)}
-        for engine_name, for_prompt in engines.items():
-            results[prompt_name][engine_name] = measure(for_prompt(prompt_ids), args.new_tokens, args.repeats)
+        skipped["llama.cpp"] = LLAMA_CPP_SKIPPED
+    results = {engine: measure_in_child(engine, args) for engine in engines}
+    reference = "llama.cpp" if "llama.cpp" in results else "transformers"
 
     print(
-        f"bundle {runtime.manifest.bundle_name} ({args.bundle}), {args.new_tokens} new tokens, "
-        f"median of {args.repeats}"
+        f"bundle {args.bundle}, {args.threads} threads, decode of {args.new_tokens} tokens after the "
+        f"{PROMPT_LENGTHS[0]}-token prompt, median of {args.repeats}; machine: {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.2f} at the end"
     )
-    print(
-        f"{'prompt':<10} {'engine':<42} {'prefill s':>10} {'decode tok/s':>13} "
-        f"{'prefill x':>10} {'decode x':>9} {'same tokens':>12}"
-    )
-    for prompt_name, by_engine in results.items():
-        reference = by_engine[reference_name]
-        for engine_name in engines:
-            figures = by_engine[engine_name]
-            agreeing = sum(1 for a, b in zip(figures["tokens"], reference["tokens"]) if a == b)
-            print(
-                f"{prompt_name + ' ' + str(by_engine['prompt_tokens']):<10} {engine_name:<42} "
-                f"{figures['prefill_s']:>10.3f} {figures['decode_tok_s']:>13.2f} "
-                f"{figures['prefill_s'] / reference['prefill_s']:>10.2f} "
-                f"{figures['decode_tok_s'] / reference['decode_tok_s']:>9.2f} "
-                f"{agreeing:>5}/{len(reference['tokens'])}"
-            )
-    print(
-        "prefill x: prefill time / transformers' (lower is faster); "
-        "decode x: decode tok/s / transformers' (higher is faster)"
-    )
+    for line in format_table(results, reference, args.new_tokens):
+        print(line)
     for name, reason in skipped.items():
         print(f"{name}: {reason}")
     if args.json:
-        args.json.write_text(json.dumps({"results": results, "skipped": skipped}, indent=2, sort_keys=True) + "\n")
+        temp = args.json.with_name(f".{args.json.name}.tmp")
+        temp.write_text(json.dumps({"results": results, "skipped": skipped, "reference": reference}, indent=2, sort_keys=True) + "\n")
+        os.replace(temp, args.json)
     return 0
 
 

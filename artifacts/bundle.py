@@ -41,6 +41,9 @@ MODEL_VMFB = "model.vmfb"
 MODEL_IRPA = "model.irpa"
 MODEL_CONFIG = "model_config.json"
 TOKENIZER_JSON = "tokenizer.json"
+# The tensorized tokenizer (tokenizer_model): its module, compiled for the host CPU, and its tables.
+TOKENIZER_VMFB = "tokenizer.vmfb"
+TOKENIZER_IRPA = "tokenizer.irpa"
 GENERATION_JSON = "generation.json"
 # The files the runtime needs; a bundle may hold more (e.g. tokenizer.vmfb).
 RUNTIME_FILES = (MODEL_VMFB, MODEL_IRPA, MODEL_CONFIG, TOKENIZER_JSON, GENERATION_JSON)

@@ -36,6 +36,7 @@ from artifacts import bundle, kv_cache, sampling
 from artifacts.chat_template import render_chat_template
 from artifacts.generation_json import GenerationConfig
 from artifacts.model_config import ModelConfig
+from tokenizer_model.tokenizer import CompiledTokenizer
 
 # The parameter scope sharktank's export names the weights with (`#flow.parameter.named<"model"::...>`).
 PARAMETER_SCOPE = "model"
@@ -62,7 +63,15 @@ class LlmRuntime:
         self.driver = driver
         self.model_config = ModelConfig.load(self.bundle_dir / bundle.MODEL_CONFIG)
         self.generation = GenerationConfig.load(self.bundle_dir / bundle.GENERATION_JSON)
+        # tokenizer.json (HF tokenizers) gives token texts (the chat template's special tokens); the
+        # tensorized tokenizer, when the bundle has it, encodes and decodes, so that a bundle needs no
+        # tokenizer library at run time.
         self.tokenizer = tokenizers.Tokenizer.from_file(str(self.bundle_dir / bundle.TOKENIZER_JSON))
+        self.compiled_tokenizer: Optional[CompiledTokenizer] = None
+        tokenizer_vmfb = self.bundle_dir / bundle.TOKENIZER_VMFB
+        tokenizer_irpa = self.bundle_dir / bundle.TOKENIZER_IRPA
+        if tokenizer_vmfb.exists() and tokenizer_irpa.exists():
+            self.compiled_tokenizer = CompiledTokenizer.load(tokenizer_vmfb, tokenizer_irpa)
         batch_sizes = (self.model_config.prefill_batch_sizes, self.model_config.decode_batch_sizes)
         if any(BATCH_SIZE not in sizes for sizes in batch_sizes):
             raise bundle.BundleError(
@@ -146,14 +155,20 @@ class LlmRuntime:
 
     def encode(self, text: str, add_special_tokens: bool = True) -> list[int]:
         """Token ids of `text`; with add_special_tokens, BOS first when the checkpoint asks for it."""
-        ids = self.tokenizer.encode(text, add_special_tokens=False).ids
+        if self.compiled_tokenizer is not None:
+            ids = self.compiled_tokenizer.encode(text)
+        else:
+            ids = self.tokenizer.encode(text, add_special_tokens=False).ids
         if add_special_tokens and self.generation.add_bos_token and self.generation.bos_token_id is not None:
             ids = [self.generation.bos_token_id] + ids
         return ids
 
     def decode(self, ids: Iterable[int], skip_special_tokens: bool = True) -> str:
         """The text of token ids."""
-        return self.tokenizer.decode([int(token) for token in ids], skip_special_tokens=skip_special_tokens)
+        ids = [int(token) for token in ids]
+        if self.compiled_tokenizer is not None:
+            return self.compiled_tokenizer.decode(ids, skip_special_tokens=skip_special_tokens)
+        return self.tokenizer.decode(ids, skip_special_tokens=skip_special_tokens)
 
     def apply_chat_template(self, messages: Sequence[Mapping[str, Any]], add_generation_prompt: bool = True) -> str:
         """The prompt text for a conversation, rendered with the checkpoint's chat template."""

@@ -3,7 +3,8 @@
     python -m export.export_llm --checkpoint PATH \\
         --output-mlir model.mlir --output-irpa model.irpa --output-config model_config.json \\
         [--bs-prefill 1] [--bs-decode 1] [--attention-kernel torch] [--block-seq-stride 32] \\
-        [--context-length N] [--device-block-count N] [--activation-dtype float16]
+        [--context-length N] [--device-block-count N] [--activation-dtype float16] \\
+        [--weight-dtype keep|float16|float32|bfloat16]
 
 The checkpoint is read and checked (export.checkpoint), saved as IRPA, loaded back from that IRPA
 (so the MLIR's parameter names are exactly the IRPA's keys, scope "model"), and exported in-process
@@ -11,6 +12,11 @@ with sharktank's `export_llm_v1` (functions prefill_bs<N> and decode_bs<N>, page
 model_config.json is sharktank's ServiceConfig, the format shortfin reads. The three outputs are
 written to temporary files next to their destinations and renamed into place only when all three
 are complete. Two runs with the same inputs give byte-identical files.
+
+--weight-dtype other than "keep" stores every matrix weight (quantized GGUF blocks dequantized, float
+matrices cast) densely in that dtype; 1-D weights (norms) keep theirs. On CPU this trades IRPA size
+for speed: IREE 3.8 compiles sharktank's fused dequantize-and-multiply kernels for Q4_1/Q8_0 into
+generic loops, while dense matmuls get its tiled matmul code (see docs/performance.md).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+from sharktank.types import Dataset, DefaultPrimitiveTensor, InferenceTensor, QuantizedTensor, Theta
 
 from export.checkpoint import load_checkpoint
 from export.errors import CheckpointError, ExportOptionError
@@ -36,6 +43,9 @@ ACTIVATION_DTYPES = {
     "float32": torch.float32,
     "bfloat16": torch.bfloat16,
 }
+# "keep": weights stay as the checkpoint stores them (GGUF quantized blocks included).
+KEEP_WEIGHT_DTYPE = "keep"
+WEIGHT_DTYPES = (KEEP_WEIGHT_DTYPE, *sorted(ACTIVATION_DTYPES))
 CONTEXT_LENGTH_PROPERTY = "llama.context_length"
 # mkstemp creates files readable by their owner only; outputs are ordinary build artifacts.
 _OUTPUT_FILE_MODE = 0o644
@@ -55,6 +65,8 @@ class ExportOptions:
     # for every sequence of the largest batch to reach context_length.
     device_block_count: int | None = None
     activation_dtype: torch.dtype = torch.float16
+    # None keeps the checkpoint's weight types; a dtype stores every matrix weight densely in it.
+    weight_dtype: torch.dtype | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,6 +94,8 @@ def export_checkpoint(
             )
     _check_options(options)
     dataset = load_checkpoint(checkpoint, dtype=options.activation_dtype)
+    if options.weight_dtype is not None:
+        dataset = with_dense_weights(dataset, options.weight_dtype)
     trained_context_length = int(dataset.properties[CONTEXT_LENGTH_PROPERTY])
     context_length = options.context_length or trained_context_length
     if context_length > trained_context_length:
@@ -112,6 +126,22 @@ def export_checkpoint(
     finally:
         pending.discard()
     return config
+
+
+def with_dense_weights(dataset: Dataset, dtype: torch.dtype) -> Dataset:
+    """`dataset` with every weight of two or more dimensions stored densely as `dtype` (quantized
+    tensors dequantized); 1-D tensors (norm weights, biases) are kept as they are."""
+    tensors: dict[str, InferenceTensor] = {}
+    for name, tensor in dataset.root_theta.flatten().items():
+        if isinstance(tensor, QuantizedTensor):
+            data = tensor.unpack().dequant(dtype=torch.float32).reshape(tensor.shape).to(dtype)
+        elif len(tensor.shape) >= 2:
+            data = tensor.as_torch().to(dtype)
+        else:
+            tensors[name] = tensor
+            continue
+        tensors[name] = DefaultPrimitiveTensor(name=name, data=data.contiguous().clone())
+    return Dataset(properties=dataset.properties, root_theta=Theta(tensors))
 
 
 def _export_from_irpa(irpa_path: Path, options: ExportOptions, device_block_count: int):
@@ -240,7 +270,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--activation-dtype", choices=sorted(ACTIVATION_DTYPES),
                         default="float16",
                         help="dtype of activations and KV cache, and of Hugging Face weights "
-                        "(norm weights stay float32; GGUF weights keep their types)")
+                        "(norm weights stay float32; GGUF weights keep their types unless "
+                        "--weight-dtype says otherwise)")
+    parser.add_argument("--weight-dtype", choices=WEIGHT_DTYPES, default=KEEP_WEIGHT_DTYPE,
+                        help="store every matrix weight densely in this dtype, dequantizing "
+                        "quantized GGUF blocks (default: keep the checkpoint's types)")
     return parser
 
 
@@ -254,6 +288,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         context_length=args.context_length,
         device_block_count=args.device_block_count,
         activation_dtype=ACTIVATION_DTYPES[args.activation_dtype],
+        weight_dtype=(
+            None if args.weight_dtype == KEEP_WEIGHT_DTYPE else ACTIVATION_DTYPES[args.weight_dtype]
+        ),
     )
     outputs = ExportOutputs(
         mlir=args.output_mlir, irpa=args.output_irpa, config=args.output_config

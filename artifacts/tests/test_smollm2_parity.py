@@ -74,6 +74,19 @@ def test_bundle_was_built_from_this_gguf(runtime):
     )
 
 
+def test_runtime_tokenizes_with_the_compiled_tokenizer(runtime, prompt_ids):
+    """The bundle's tokenizer.vmfb encodes and decodes; on this prompt (no digits, no bytes missing
+    from the vocabulary, where the GGUF's `smollm` split and transformers' conversion differ) its ids
+    are the ones transformers' GGUF tokenizer gives."""
+    from transformers import AutoTokenizer
+
+    assert runtime.compiled_tokenizer is not None
+    prompt = runtime.apply_chat_template(CONVERSATION)
+    reference = AutoTokenizer.from_pretrained(str(GGUF_PATH.parent), gguf_file=GGUF_PATH.name)
+    assert prompt_ids == reference.encode(prompt, add_special_tokens=False)
+    assert runtime.decode(prompt_ids, skip_special_tokens=False) == prompt
+
+
 def test_chat_prompt_is_chatml(runtime, prompt_ids):
     text = runtime.decode(prompt_ids, skip_special_tokens=False)
     assert text == (

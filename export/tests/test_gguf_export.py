@@ -139,3 +139,47 @@ def test_smollm2_gguf_loads_with_tied_output():
         output.numpy(),
         dequantized_gguf_tensor(path, "token_embd.weight").astype(np.float16),
     )
+
+
+def test_weight_dtype_dequantizes_gguf_blocks_and_matches_transformers(tied_llama, tmp_path):
+    checkpoint, gguf_path = tied_llama
+    assert main(
+        [
+            "--checkpoint", str(gguf_path),
+            "--output-mlir", str(tmp_path / "model.mlir"),
+            "--output-irpa", str(tmp_path / "model.irpa"),
+            "--output-config", str(tmp_path / "model_config.json"),
+            "--block-seq-stride", "16",
+            "--activation-dtype", "float32",
+            "--weight-dtype", "float16",
+        ]
+    ) == 0
+    from sharktank.types import Dataset, QuantizedTensor
+
+    saved = Dataset.load(tmp_path / "model.irpa", file_type="irpa").root_theta.flatten()
+    assert not any(isinstance(tensor, QuantizedTensor) for tensor in saved.values())
+    embedding = saved["token_embd.weight"].as_torch()
+    assert embedding.dtype == torch.float16
+    np.testing.assert_array_equal(
+        embedding.numpy(),
+        dequantized_gguf_tensor(gguf_path, "token_embd.weight").astype(np.float16),
+    )
+    assert saved["blk.0.attn_q.weight"].as_torch().dtype == torch.float16
+    assert saved["blk.0.attn_norm.weight"].as_torch().dtype == torch.float32
+
+    testing.compile_for_host(tmp_path / "model.mlir", tmp_path / "model.vmfb")
+    runner = testing.ExportedModelRunner(
+        tmp_path / "model.vmfb", tmp_path / "model.irpa", tmp_path / "model_config.json"
+    )
+    reference = testing.load_reference_model(checkpoint)
+    with torch.no_grad():
+        reference.model.embed_tokens.weight.copy_(
+            torch.from_numpy(dequantized_gguf_tensor(gguf_path, "token_embd.weight"))
+        )
+    # float16 weights (11 significant bits) under float32 activations: the logits move by the
+    # weights' rounding only, well under the float16-activation tolerance of test_hf_export.py.
+    np.testing.assert_allclose(
+        runner.prefill(PROMPT), testing.reference_logits(reference, PROMPT), rtol=0, atol=3e-2
+    )
+    generated, _ = runner.greedy(PROMPT, 8)
+    assert generated == testing.reference_greedy(reference, PROMPT, 8)
