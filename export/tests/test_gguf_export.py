@@ -61,29 +61,44 @@ def test_tied_gguf_gets_output_weight_from_dequantized_embedding(tied_llama):
     assert not any(key.startswith("tokenizer.") for key in dataset.properties)
 
 
-def test_gguf_export_matches_transformers(tied_llama, tmp_path):
-    checkpoint, gguf_path = tied_llama
+def _export_tiny_gguf(gguf_path, output_dir, *extra_flags: str) -> None:
+    """Exports the tiny GGUF (block stride 16, float32 activations) into output_dir."""
     assert main(
         [
             "--checkpoint", str(gguf_path),
-            "--output-mlir", str(tmp_path / "model.mlir"),
-            "--output-irpa", str(tmp_path / "model.irpa"),
-            "--output-config", str(tmp_path / "model_config.json"),
+            "--output-mlir", str(output_dir / "model.mlir"),
+            "--output-irpa", str(output_dir / "model.irpa"),
+            "--output-config", str(output_dir / "model_config.json"),
             "--block-seq-stride", "16",
             "--activation-dtype", "float32",
+            *extra_flags,
         ]
     ) == 0
-    testing.compile_for_host(tmp_path / "model.mlir", tmp_path / "model.vmfb")
-    runner = testing.ExportedModelRunner(
-        tmp_path / "model.vmfb", tmp_path / "model.irpa", tmp_path / "model_config.json"
+
+
+def _compiled_runner(output_dir) -> testing.ExportedModelRunner:
+    testing.compile_for_host(output_dir / "model.mlir", output_dir / "model.vmfb")
+    return testing.ExportedModelRunner(
+        output_dir / "model.vmfb", output_dir / "model.irpa", output_dir / "model_config.json"
     )
-    # The reference is the Hugging Face model with the embedding the GGUF file holds (Q8_0
-    # rounded); transformers ties lm_head to it, as the exporter does.
+
+
+def _reference_with_gguf_embedding(checkpoint, gguf_path):
+    """The Hugging Face model with the embedding the GGUF file holds (Q8_0 rounded)."""
     reference = testing.load_reference_model(checkpoint)
     with torch.no_grad():
         reference.model.embed_tokens.weight.copy_(
             torch.from_numpy(dequantized_gguf_tensor(gguf_path, "token_embd.weight"))
         )
+    return reference
+
+
+def test_gguf_export_matches_transformers(tied_llama, tmp_path):
+    checkpoint, gguf_path = tied_llama
+    _export_tiny_gguf(gguf_path, tmp_path)
+    runner = _compiled_runner(tmp_path)
+    # transformers ties lm_head to the GGUF's embedding, as the exporter does.
+    reference = _reference_with_gguf_embedding(checkpoint, gguf_path)
     assert reference.lm_head.weight is reference.model.embed_tokens.weight
 
     np.testing.assert_allclose(
@@ -143,17 +158,7 @@ def test_smollm2_gguf_loads_with_tied_output():
 
 def test_weight_dtype_dequantizes_gguf_blocks_and_matches_transformers(tied_llama, tmp_path):
     checkpoint, gguf_path = tied_llama
-    assert main(
-        [
-            "--checkpoint", str(gguf_path),
-            "--output-mlir", str(tmp_path / "model.mlir"),
-            "--output-irpa", str(tmp_path / "model.irpa"),
-            "--output-config", str(tmp_path / "model_config.json"),
-            "--block-seq-stride", "16",
-            "--activation-dtype", "float32",
-            "--weight-dtype", "float16",
-        ]
-    ) == 0
+    _export_tiny_gguf(gguf_path, tmp_path, "--weight-dtype", "float16")
     from sharktank.types import Dataset, QuantizedTensor
 
     saved = Dataset.load(tmp_path / "model.irpa", file_type="irpa").root_theta.flatten()
@@ -167,15 +172,8 @@ def test_weight_dtype_dequantizes_gguf_blocks_and_matches_transformers(tied_llam
     assert saved["blk.0.attn_q.weight"].as_torch().dtype == torch.float16
     assert saved["blk.0.attn_norm.weight"].as_torch().dtype == torch.float32
 
-    testing.compile_for_host(tmp_path / "model.mlir", tmp_path / "model.vmfb")
-    runner = testing.ExportedModelRunner(
-        tmp_path / "model.vmfb", tmp_path / "model.irpa", tmp_path / "model_config.json"
-    )
-    reference = testing.load_reference_model(checkpoint)
-    with torch.no_grad():
-        reference.model.embed_tokens.weight.copy_(
-            torch.from_numpy(dequantized_gguf_tensor(gguf_path, "token_embd.weight"))
-        )
+    runner = _compiled_runner(tmp_path)
+    reference = _reference_with_gguf_embedding(checkpoint, gguf_path)
     # float16 weights (11 significant bits) under float32 activations: the logits move by the
     # weights' rounding only, well under the float16-activation tolerance of test_hf_export.py.
     np.testing.assert_allclose(
