@@ -9,11 +9,11 @@ need static shapes, which would tie a compiled module to one vocabulary's table 
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
-from tokenizer_model.scalar_kernel import DispatchBuilder, DispatchOperand, Scalar, View
+from tokenizer_model.scalar_kernel import DispatchBuilder, DispatchOperand, DispatchOutput, Scalar, View
 
 NUMPY_TYPES = {"i8": np.uint8, "i32": np.int32, "i64": np.int64}
 
@@ -169,3 +169,33 @@ class FunctionBody:
 
 def function(name: str, arguments: str, results: str, body: FunctionBody, returned: str) -> list[str]:
     return [f"func.func @{name}({arguments}) -> {results} {{"] + body.lines + [f"  return {returned}", "}"]
+
+
+def two_pass_decode_function(
+    layout: TableLayout,
+    decode_pass: Callable[[DispatchBuilder, bool], None],
+    skip_special_argument: bool,
+) -> list[str]:
+    """`decode(ids, skip_special) -> bytes` in two dispatches of `decode_pass`: the first (write=False)
+    only counts the output bytes into `total`, the second (write=True) writes them into `bytes` sized
+    from that count. With `skip_special_argument` the i32 flag reaches the dispatches as the index
+    operand `skip_special`; without it the argument is accepted and unused."""
+    body = FunctionBody()
+    body.tensor_argument("ids", "i32")
+    body.load_arenas(layout)
+    inputs = [DispatchOperand("ids", "i32")] + layout.operands()
+    if skip_special_argument:
+        body.index_scalar("skip_special", "%skip_special")
+        inputs = [DispatchOperand("skip_special", None)] + inputs
+    measure = DispatchBuilder(inputs, [DispatchOutput("total", "i64", "%one")])
+    decode_pass(measure, False)
+    body.dispatch("%measured", measure)
+    total = body.read_count("byte_total", "%measured", "i64")
+    body.add("%byte_capacity = arith.maxsi %byte_total, %one : index")
+    copy = DispatchBuilder(inputs, [DispatchOutput("bytes", "i8", "%byte_capacity")])
+    decode_pass(copy, True)
+    body.dispatch("%copied", copy)
+    result = body.slice_prefix("decoded", "%copied", "i8", total)
+    flag = "%skip_special" if skip_special_argument else "%unused"
+    return function("decode", f"%ids: tensor<?xi32>, {flag}: i32", "tensor<?xi8>", body,
+                    f"{result} : tensor<?xi8>")
