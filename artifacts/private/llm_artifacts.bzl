@@ -119,6 +119,9 @@ def _llm_artifacts_impl(ctx):
             files = files,
         ),
         export,
+        # The exported MLIR, for tools that compile it again with other flags (e.g. a profiling build,
+        # artifacts/profile_dispatches.py): `filegroup(srcs = [BUNDLE], output_group = "model_mlir")`.
+        OutputGroupInfo(model_mlir = depset([export.mlir])),
     ]
 
 llm_artifacts = rule(
