@@ -81,18 +81,20 @@ class Bot:
     """One bot: its local CAS daemon and its worker, each the leader of its own session."""
 
     name: str
+    bot_id: str
     casd: subprocess.Popen[bytes]
     worker: subprocess.Popen[bytes]
     directory: pathlib.Path
 
-    def session_processes(self) -> list[tuple[int, str]]:
-        """(pid, command line) of every process in the worker's session: the worker, its runner, the action."""
+    def session_processes(self, session: int | None = None) -> list[tuple[int, str]]:
+        """(pid, command line) of every process in a session, by default the worker's: it, its runner, the action."""
+        session = self.worker.pid if session is None else session
         processes = []
         for entry in pathlib.Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
             try:
-                if os.getsid(int(entry.name)) != self.worker.pid:
+                if os.getsid(int(entry.name)) != session:
                     continue
                 command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             except (OSError, ProcessLookupError):
@@ -105,11 +107,14 @@ class Bot:
         return any(needle in command for pid, command in self.session_processes() if pid != self.worker.pid)
 
     def kill(self) -> None:
-        """SIGKILL for the bot: worker, runner and action (one session), then its casd. A machine dying."""
-        for process in (self.worker, self.casd):
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        """SIGKILL for every process of the bot's sessions (worker, runner, action; casd). A machine dying."""
+        for leader in (self.worker, self.casd):
+            for pid in [leader.pid] + [pid for pid, _ in self.session_processes(leader.pid) if pid != leader.pid]:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            leader.wait()
 
 
 class BuildGridStack:
@@ -222,6 +227,7 @@ class BuildGridStack:
         )
         wait_for_path(socket_path, 30, f"{name}'s buildbox-casd", casd_log_path)
         worker_log_path, worker_log = self._log(f"{name}-worker.log")
+        bot_id = f"{name}-{os.getpid()}-{time.time_ns()}"
         worker = subprocess.Popen(
             [self.worker, f"--bots-remote=http://127.0.0.1:{self.port}", *self._instance_flag(),
              f"--cas-remote=unix:{socket_path}", f"--buildbox-run={self.runner}",
@@ -230,15 +236,28 @@ class BuildGridStack:
              # (bot-session-keepalive-timeout in buildgrid.yml.in).
              "--max-wait-time=5",
              # The bot id must be new for every start: BuildGrid keeps a session per id.
-             f"{name}-{os.getpid()}-{time.time_ns()}"],
+             bot_id],
             stdout=worker_log, stderr=subprocess.STDOUT, start_new_session=True,
         )
-        bot = Bot(name=name, casd=casd, worker=worker, directory=directory)
+        bot = Bot(name=name, bot_id=bot_id, casd=casd, worker=worker, directory=directory)
         self.bots.append(bot)
         time.sleep(1.0)
         if worker.poll() is not None:
             raise StackError(f"{name}'s buildbox-worker exited with {worker.returncode}; see {worker_log_path}")
         return bot
+
+    def jobs(self, action_hash: str) -> list[dict[str, str]]:
+        """BuildGrid's job records for one action digest hash: tries, bot, start and end, oldest first."""
+        query = (
+            "SELECT n_tries, worker_name, worker_start_timestamp, worker_completed_timestamp FROM jobs "
+            f"WHERE action_digest LIKE '{action_hash}/%' ORDER BY queued_timestamp"
+        )
+        output = subprocess.run(
+            ["psql", "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", "postgres", "-At", "-F", "|", "-c", query, "bgd"],
+            check=True, capture_output=True, text=True,
+        ).stdout
+        keys = ("n_tries", "worker_name", "started", "completed")
+        return [dict(zip(keys, line.split("|"))) for line in output.splitlines() if line]
 
     def alive_bots(self) -> list[Bot]:
         """The bots whose worker still runs."""

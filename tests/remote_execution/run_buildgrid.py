@@ -63,8 +63,7 @@ class BuildResult:
         result: dict[str, list[str]] = {}
         for spawn in self.spawns:
             if spawn.get("mnemonic") in mnemonics:
-                runner = "remote cache hit" if spawn.get("remoteCacheHit") else spawn.get("runner", "?")
-                result.setdefault(spawn["mnemonic"], []).append(runner)
+                result.setdefault(spawn["mnemonic"], []).append(spawn.get("runner", "?"))
         return result
 
 
@@ -98,7 +97,7 @@ class Client:
             started=background,
         )
         seconds = time.monotonic() - start
-        summaries = re.findall(r"^INFO: \d+ processes?[:.].*$", output, flags=re.MULTILINE)
+        summaries = re.findall(r"INFO: \d+ process(?:es)?[:.][^\r\n]*", output)
         return BuildResult(
             seconds=seconds,
             summary=summaries[-1] if summaries else "(no process summary)",
@@ -213,6 +212,7 @@ def kill_bot_during_export(stack: BuildGridStack, build_started: threading.Event
         report["killed"] = "none (the build ended first)"
         return
     victim.kill()
+    report["victim_id"] = victim.bot_id
     report["killed"] = f"{victim.name} at {time.strftime('%H:%M:%S')}, 20 s into the export"
     print(f"  killed {victim.name} (worker, runner, action and casd) while it ran the export", flush=True)
 
@@ -309,7 +309,8 @@ def main() -> int:
             summaries.append(f"cached: {result.summary}")
             runners = result.runners()
             print(f"  runners: {runners}")
-            executed = [s for s in result.spawns if not s.get("remoteCacheHit") and s.get("mnemonic") in REMOTE_MNEMONICS]
+            executed = [runner for mnemonic in REMOTE_MNEMONICS for runner in runners.get(mnemonic, [])
+                        if runner != "remote cache hit"]
             checks.check(not executed and all(runners.get(m) for m in ("LlmExport", "IreeCompile")),
                          f"every export/compile/tokenizer/manifest action a remote cache hit ({len(executed)} executed)")
             counts = summary_counts(result.summary)
@@ -339,6 +340,13 @@ def main() -> int:
                 times["remote execution build with a bot killed"] = result.seconds
                 summaries.append(f"killbot: {result.summary}")
                 print(f"  runners: {result.runners()}")
+                exports = [s for s in result.spawns if s.get("mnemonic") == "LlmExport"]
+                jobs = stack.jobs(exports[0]["digest"]["hash"]) if exports else []
+                print(f"  BuildGrid's records of the export action: {jobs}")
+                last = jobs[-1] if jobs else {}
+                checks.check(int(last.get("n_tries", "0")) >= 2 and last.get("worker_name") != report.get("victim_id"),
+                             f"the export was retried on another bot (tries {last.get('n_tries')}, "
+                             f"finished on {last.get('worker_name')}, killed {report.get('victim_id')})")
                 same_bundle(checks, reference, result.bundle, "killbot")
             killbot.shutdown(remove=not args.keep)
 
