@@ -1,8 +1,8 @@
 """`llm_artifacts`: one bundle directory per model and IREE target, behind `LlmArtifactInfo`."""
 
-load("//export/private:export.bzl", "EXPORT_ATTRS", "checkpoint_path", "export_llm_action")
+load("//export/private:export.bzl", "EXPORT_ATTRS", "EXPORT_EXEC_GROUPS", "checkpoint_path", "export_llm_action")
 load("//tokenizer_model/private:tokenizer.bzl", "TOKENIZER_ATTRS", "tokenizer_action")
-load("//toolchains:defs.bzl", "IREE_TOOLCHAIN_TYPE", "compile_vmfb")
+load("//toolchains:defs.bzl", "IREE_COMPILE_EXEC_GROUPS", "compile_vmfb")
 
 # The tokenizer runs on the host next to the model whatever the model's target: its scalar loops
 # do not compile for the GPU targets in IREE 3.8, and tokenization is host work anyway.
@@ -132,6 +132,10 @@ The bundle holds model.vmfb, model.irpa, model_config.json, tokenizer.json, toke
 tokenizer.irpa (the tensorized tokenizer, compiled for the host CPU), generation.json and
 manifest.json (the sha256 of every file, the target, the toolchain versions and the source
 checkpoint). Each step is its own cached action: export, compile, tokenizer extraction, manifest.
+
+Under remote execution the export runs in the exec group `export` and both iree-compile actions in
+`compile`, so that `exec_properties = {"export.KEY": "V", "compile.KEY": "V"}` route them apart
+(docs/remote.md).
 """,
     attrs = dict(EXPORT_ATTRS, _builder = TOKENIZER_ATTRS["_builder"], **{
         "compile_flags": attr.string_list(
@@ -148,5 +152,5 @@ checkpoint). Each step is its own cached action: export, compile, tokenizer extr
             cfg = "exec",
         ),
     }),
-    toolchains = [IREE_TOOLCHAIN_TYPE],
+    exec_groups = dict(EXPORT_EXEC_GROUPS, **IREE_COMPILE_EXEC_GROUPS),
 )

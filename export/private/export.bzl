@@ -13,6 +13,15 @@ LlmExportInfo = provider(
     },
 )
 
+# The exec group of the export action (sharktank: CPU and ~2 GB of memory, no GPU). A rule that
+# exports declares it with `exec_groups = EXPORT_EXEC_GROUPS`; a target routes its export under
+# remote execution with `exec_properties = {"export.KEY": "VALUE"}` (docs/remote.md).
+EXPORT_EXEC_GROUP = "export"
+
+EXPORT_EXEC_GROUPS = {
+    EXPORT_EXEC_GROUP: exec_group(),
+}
+
 EXPORT_ATTRS = {
     "checkpoint": attr.label_list(
         doc = "The checkpoint: one .gguf file, or a Hugging Face directory's config.json and " +
@@ -36,7 +45,7 @@ EXPORT_ATTRS = {
     "_exporter": attr.label(
         default = "//export:export_llm",
         executable = True,
-        cfg = "exec",
+        cfg = config.exec(EXPORT_EXEC_GROUP),
     ),
 }
 
@@ -75,6 +84,7 @@ def export_llm_action(ctx, mlir, irpa, config):
         inputs = ctx.files.checkpoint,
         outputs = [mlir, irpa, config],
         mnemonic = "LlmExport",
+        exec_group = EXPORT_EXEC_GROUP,
         progress_message = "Exporting %{label} to MLIR and IRPA",
         resource_set = _export_resources,
     )
@@ -102,4 +112,5 @@ llm_export = rule(
     implementation = _llm_export_impl,
     doc = "Exports a checkpoint to `<name>/model.mlir`, `<name>/model.irpa` and `<name>/model_config.json`.",
     attrs = EXPORT_ATTRS,
+    exec_groups = EXPORT_EXEC_GROUPS,
 )

@@ -13,11 +13,23 @@ IreeVmfbInfo = provider(
     },
 )
 
+# The exec group of every iree-compile action. A rule that compiles declares it with
+# `exec_groups = IREE_COMPILE_EXEC_GROUPS`; a target then routes its compiles under remote execution
+# with `exec_properties = {"compile.KEY": "VALUE"}` (docs/remote.md), apart from its other actions.
+IREE_COMPILE_EXEC_GROUP = "compile"
+
+IREE_COMPILE_EXEC_GROUPS = {
+    IREE_COMPILE_EXEC_GROUP: exec_group(toolchains = [IREE_TOOLCHAIN_TYPE]),
+}
+
 def compile_vmfb(ctx, src, out, target_name, extra_flags = []):
     """Registers the action that compiles `src` into `out` for `target_name`.
 
+    The action runs in the exec group IREE_COMPILE_EXEC_GROUP, which the rule must declare
+    (`exec_groups = IREE_COMPILE_EXEC_GROUPS`); iree-compile comes from that group's toolchain.
+
     Args:
-      ctx: the rule context; its rule must declare the IREE toolchain type.
+      ctx: the rule context; its rule must declare IREE_COMPILE_EXEC_GROUPS.
       src: File, the MLIR input.
       out: File, the VMFB to write.
       target_name: a key of IREE_TARGETS.
@@ -27,7 +39,7 @@ def compile_vmfb(ctx, src, out, target_name, extra_flags = []):
       The target definition struct.
     """
     target = iree_target(target_name)
-    toolchain = ctx.toolchains[IREE_TOOLCHAIN_TYPE].iree
+    toolchain = ctx.exec_groups[IREE_COMPILE_EXEC_GROUP].toolchains[IREE_TOOLCHAIN_TYPE].iree
     args = ctx.actions.args()
     args.add(src)
     args.add_all(target.compile_flags)
@@ -39,6 +51,7 @@ def compile_vmfb(ctx, src, out, target_name, extra_flags = []):
         inputs = [src],
         outputs = [out],
         mnemonic = "IreeCompile",
+        exec_group = IREE_COMPILE_EXEC_GROUP,
         progress_message = "Compiling %{{input}} for IREE target {}".format(target_name),
     )
     return target
@@ -58,7 +71,11 @@ def _iree_vmfb_impl(ctx):
 
 iree_vmfb = rule(
     implementation = _iree_vmfb_impl,
-    doc = "Compiles an MLIR file into `<name>.vmfb` for one IREE target.",
+    doc = """Compiles an MLIR file into `<name>.vmfb` for one IREE target.
+
+The compile runs in the exec group `compile`: under remote execution,
+`exec_properties = {"compile.cpu": "znver4"}` routes it (docs/remote.md).
+""",
     attrs = {
         "src": attr.label(
             doc = "The MLIR file to compile.",
@@ -73,5 +90,5 @@ iree_vmfb = rule(
             doc = "Further iree-compile flags, after the target's own.",
         ),
     },
-    toolchains = [IREE_TOOLCHAIN_TYPE],
+    exec_groups = IREE_COMPILE_EXEC_GROUPS,
 )

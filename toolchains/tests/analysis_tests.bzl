@@ -30,6 +30,18 @@ def _compile_action_test_impl(ctx):
 
 _compile_action_test = analysistest.make(_compile_action_test_impl)
 
+def _compile_exec_group_test_impl(ctx):
+    # A target routes its compiles with `compile.*` properties (docs/remote.md); Bazel fails the
+    # analysis ("Tried to set properties for non-existent exec groups") unless the rule declares
+    # the group. Starlark cannot read an action's platform properties; `bazel aquery` shows
+    # `ExecutionInfo: {..., cpu: znver4}` on this IreeCompile action.
+    env = analysistest.begin(ctx)
+    actions = [a for a in analysistest.target_actions(env) if a.mnemonic == "IreeCompile"]
+    asserts.equals(env, 1, len(actions))
+    return analysistest.end(env)
+
+_compile_exec_group_test = analysistest.make(_compile_exec_group_test_impl)
+
 def iree_vmfb_analysis_test_suite(name, src):
     """Declares the analysis tests of iree_vmfb and a test_suite `name` holding them.
 
@@ -58,10 +70,23 @@ def iree_vmfb_analysis_test_suite(name, src):
         name = name + "_compile_action_test",
         target_under_test = name + "_rocm",
     )
+    iree_vmfb(
+        name = name + "_routed",
+        src = src,
+        target = "llvm-cpu",
+        exec_properties = {"compile.cpu": "znver4"},
+        tags = ["manual"],
+    )
+    _compile_exec_group_test(
+        name = name + "_compile_exec_group_test",
+        target_under_test = name + "_routed",
+    )
+
     native.test_suite(
         name = name,
         tests = [
             name + "_unknown_target_test",
             name + "_compile_action_test",
+            name + "_compile_exec_group_test",
         ],
     )
