@@ -220,7 +220,7 @@ def kill_bot_during_export(stack: BuildGridStack, build_started: threading.Event
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--phases", default=",".join(PHASES), help=f"comma-separated, of {', '.join(PHASES)}")
-    parser.add_argument("--bgd", default=os.environ.get("BGD", "/work/bgvenv/bin/bgd"),
+    parser.add_argument("--bgd", default=os.environ.get("BGD", os.path.expanduser("~/.cache/rules_iree_llm/buildgrid-venv/bin/bgd")),
                         help="the bgd of BuildGrid's virtual environment (setup.sh makes it)")
     parser.add_argument("--bots", type=int, default=2)
     parser.add_argument("--work-dir", type=pathlib.Path, default=None,

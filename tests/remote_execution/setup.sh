@@ -5,13 +5,13 @@
 #    unstable, through the apt source and pin that toolchains/setup.sh writes for Bazel (it must
 #    have run first when Bazel came from Debian; otherwise this script adds the same source).
 # 2. Debian's `postgresql` (BuildGrid 0.4.4's scheduler accepts only PostgreSQL).
-# 3. A virtual environment with BuildGrid from PyPI (default /work/bgvenv, or $BGVENV), apart from
+# 3. A virtual environment with BuildGrid from PyPI (default ~/.cache/rules_iree_llm/buildgrid-venv, or $BGVENV), apart from
 #    the project's pip hub: BuildGrid is a tool of this test, not a dependency of the module.
 #
 # Idempotent: what is present is kept.
 set -euo pipefail
 
-bgvenv="${BGVENV:-/work/bgvenv}"
+bgvenv="${BGVENV:-$HOME/.cache/rules_iree_llm/buildgrid-venv}"
 log() { printf 'remote_execution/setup: %s\n' "$*"; }
 
 sudo=""
