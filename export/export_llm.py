@@ -4,7 +4,7 @@
         --output-mlir model.mlir --output-irpa model.irpa --output-config model_config.json \\
         [--bs-prefill 1] [--bs-decode 1] [--attention-kernel torch] [--block-seq-stride 32] \\
         [--context-length N] [--device-block-count N] [--activation-dtype float16] \\
-        [--weight-dtype keep|float16|float32|bfloat16]
+        [--weight-dtype keep|float16|float32|bfloat16] [--fuse-qkv]
 
 The checkpoint is read and checked (export.checkpoint), saved as IRPA, loaded back from that IRPA
 (so the MLIR's parameter names are exactly the IRPA's keys, scope "model"), and exported in-process
@@ -17,6 +17,10 @@ are complete. Two runs with the same inputs give byte-identical files.
 matrices cast) densely in that dtype; 1-D weights (norms) keep theirs. On CPU this trades IRPA size
 for speed: IREE 3.8 compiles sharktank's fused dequantize-and-multiply kernels for Q4_1/Q8_0 into
 generic loops, while dense matmuls get its tiled matmul code (see docs/performance.md).
+
+--fuse-qkv stores each block's query, key and value projections as one matrix (`attn.wqkv`, rows
+in that order, biases likewise) so that one matmul computes all three (sharktank's fused-QKV path);
+it needs dense weights.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -37,7 +42,9 @@ from sharktank.types import Dataset, DefaultPrimitiveTensor, InferenceTensor, Qu
 from export.checkpoint import load_checkpoint
 from export.errors import CheckpointError, ExportOptionError
 
-ATTENTION_KERNELS = ("torch", "decomposed", "sharktank")
+# "grouped": decomposed attention batched per key/value head (export.grouped_attention).
+GROUPED_ATTENTION_KERNEL = "grouped"
+ATTENTION_KERNELS = ("torch", "decomposed", GROUPED_ATTENTION_KERNEL, "sharktank")
 ACTIVATION_DTYPES = {
     "float16": torch.float16,
     "float32": torch.float32,
@@ -67,6 +74,8 @@ class ExportOptions:
     activation_dtype: torch.dtype = torch.float16
     # None keeps the checkpoint's weight types; a dtype stores every matrix weight densely in it.
     weight_dtype: torch.dtype | None = None
+    # One q/k/v projection matrix per block instead of three (needs dense weights).
+    fuse_qkv: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,6 +105,8 @@ def export_checkpoint(
     dataset = load_checkpoint(checkpoint, dtype=options.activation_dtype)
     if options.weight_dtype is not None:
         dataset = with_dense_weights(dataset, options.weight_dtype)
+    if options.fuse_qkv:
+        dataset = with_fused_qkv(dataset)
     trained_context_length = int(dataset.properties[CONTEXT_LENGTH_PROPERTY])
     context_length = options.context_length or trained_context_length
     if context_length > trained_context_length:
@@ -144,22 +155,61 @@ def with_dense_weights(dataset: Dataset, dtype: torch.dtype) -> Dataset:
     return Dataset(properties=dataset.properties, root_theta=Theta(tensors))
 
 
+_QKV_PROJECTION = re.compile(r"^(blk\.\d+)\.attn_q\.(weight|bias)$")
+
+
+def with_fused_qkv(dataset: Dataset) -> Dataset:
+    """`dataset` with each block's attn_q/attn_k/attn_v weights (and biases) concatenated, in that
+    order along the output dimension, into `attn.wqkv`, the name sharktank's fused path reads."""
+    tensors = dict(dataset.root_theta.flatten())
+    fused: dict[str, InferenceTensor] = {}
+    for name in sorted(tensors):
+        match = _QKV_PROJECTION.match(name)
+        if not match:
+            continue
+        block, kind = match.groups()
+        parts = [f"{block}.attn_{projection}.{kind}" for projection in ("q", "k", "v")]
+        missing = [part for part in parts if part not in tensors]
+        if missing:
+            raise ExportOptionError(f"--fuse-qkv: the checkpoint has {name} but not {missing}.")
+        if any(isinstance(tensors[part], QuantizedTensor) for part in parts):
+            raise ExportOptionError(
+                f"--fuse-qkv needs dense weights, and {block}'s projections are quantized blocks; "
+                "add --weight-dtype=float16 (or another dtype)."
+            )
+        fused_name = f"{block}.attn.wqkv.{kind}"
+        data = torch.cat([tensors.pop(part).as_torch() for part in parts], dim=0)
+        fused[fused_name] = DefaultPrimitiveTensor(name=fused_name, data=data.contiguous())
+    if not fused:
+        raise ExportOptionError("--fuse-qkv: the checkpoint has no blk.N.attn_q weights to fuse.")
+    return Dataset(properties=dataset.properties, root_theta=Theta({**tensors, **fused}))
+
+
 def _export_from_irpa(irpa_path: Path, options: ExportOptions, device_block_count: int):
     """Runs sharktank's paged LLM export on the dataset saved at `irpa_path`."""
     from sharktank.examples.export_paged_llm_v1 import export_llm_v1
     from sharktank.layers.configs import LlamaModelConfig
+    from sharktank.models.llm import PagedLlmModelV1
     from sharktank.models.llm.config import ExportConfig
+
+    from export.grouped_attention import GroupedAttentionLlmModel, SHARKTANK_ATTENTION_KERNEL
     from sharktank.types import Dataset
 
     dataset = Dataset.load(irpa_path, file_type="irpa", mmap=True)
+    model_class = PagedLlmModelV1
+    attention_kernel = options.attention_kernel
+    if attention_kernel == GROUPED_ATTENTION_KERNEL:
+        model_class = GroupedAttentionLlmModel
+        attention_kernel = SHARKTANK_ATTENTION_KERNEL
     llama_config = LlamaModelConfig.from_dataset(
         dataset=dataset,
-        attention_kernel=options.attention_kernel,
+        attention_kernel=attention_kernel,
         block_seq_stride=options.block_seq_stride,
         activation_dtype=options.activation_dtype,
         attention_dtype=options.activation_dtype,
         kv_cache_dtype=options.activation_dtype,
     )
+    llama_config.hp.use_fused_qkv = options.fuse_qkv
     export_config = ExportConfig(
         device_block_count=device_block_count,
         logits_normalization="none",
@@ -168,7 +218,10 @@ def _export_from_irpa(irpa_path: Path, options: ExportOptions, device_block_coun
         bs_decode=list(options.decode_batch_sizes),
     )
     return export_llm_v1(
-        llama_config=llama_config, theta=dataset.root_theta, export_config=export_config
+        llama_config=llama_config,
+        theta=dataset.root_theta,
+        export_config=export_config,
+        modelClass=model_class,
     )
 
 
@@ -275,6 +328,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--weight-dtype", choices=WEIGHT_DTYPES, default=KEEP_WEIGHT_DTYPE,
                         help="store every matrix weight densely in this dtype, dequantizing "
                         "quantized GGUF blocks (default: keep the checkpoint's types)")
+    parser.add_argument("--fuse-qkv", action="store_true",
+                        help="one query/key/value projection matmul per block instead of three "
+                        "(needs dense weights)")
     return parser
 
 
@@ -291,6 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         weight_dtype=(
             None if args.weight_dtype == KEEP_WEIGHT_DTYPE else ACTIVATION_DTYPES[args.weight_dtype]
         ),
+        fuse_qkv=args.fuse_qkv,
     )
     outputs = ExportOutputs(
         mlir=args.output_mlir, irpa=args.output_irpa, config=args.output_config

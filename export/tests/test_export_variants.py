@@ -3,6 +3,9 @@
 - the "decomposed" attention kernel, which (unlike the default "torch" kernel, whose
   scaled_dot_product_attention dispatches IREE 3.8 cannot translate for CUDA) also compiles for a
   CUDA target; that compile needs no GPU;
+- the "grouped" attention kernel with fused q/k/v projections (what the SmolLM2 CPU bundle uses),
+  against transformers and against "decomposed" with separate projections, whose arithmetic it
+  repeats with the query heads batched per key/value head and one matmul for q, k and v;
 - bfloat16 activations and KV cache.
 """
 
@@ -40,6 +43,33 @@ def test_decomposed_attention_matches_transformers_and_compiles_for_cuda(tmp_pat
         tmp_path / "export" / "model.mlir", tmp_path / "model_cuda.vmfb", CUDA_FLAGS
     )
     assert (tmp_path / "model_cuda.vmfb").stat().st_size > 0
+
+
+def test_grouped_attention_and_fused_qkv_match_transformers_and_decomposed(tmp_path: Path):
+    # 4 query heads share 2 key/value heads in the tiny checkpoints; qwen2 has q/k/v biases.
+    checkpoint = testing.write_tiny_hf_checkpoint(
+        tmp_path / "qwen2", "qwen2", tie_word_embeddings=True, seed=5, rope_theta=1000000.0
+    )
+    flags = ("--block-seq-stride", "16")
+    grouped = testing.export_and_compile(
+        checkpoint, tmp_path / "grouped", "--attention-kernel", "grouped", "--fuse-qkv", *flags
+    )
+    assert "attn.wqkv.bias" in (tmp_path / "grouped" / "model.mlir").read_text()
+    testing.assert_matches_reference(
+        grouped, testing.load_reference_model(checkpoint), PROMPT, 6, FLOAT16_TOLERANCE
+    )
+    decomposed = testing.export_and_compile(
+        checkpoint, tmp_path / "decomposed", "--attention-kernel", "decomposed", *flags
+    )
+    long_prompt = PROMPT * 2  # 40 tokens: three pages, so attention spans pages
+    np.testing.assert_allclose(
+        grouped.prefill(long_prompt), decomposed.prefill(long_prompt), rtol=0, atol=2e-3
+    )
+    position = len(long_prompt)
+    np.testing.assert_allclose(
+        grouped.decode(PROMPT[0], position), decomposed.decode(PROMPT[0], position),
+        rtol=0, atol=2e-3,
+    )
 
 
 def test_bfloat16_matches_transformers(tmp_path: Path):

@@ -21,9 +21,11 @@ _LLVM_CPU = [
 
 # On CPU, IREE 3.8 compiles the fused attention op (f16) to one generic loop nest: 81% of a 512-token
 # prefill of SmolLM2 went there. Decomposed into matmul, softmax and matmul, the two matmuls take the
-# data-tiled microkernel path: the 512-token prefill ran 2.3x faster, decode and the greedy tokens were
-# unchanged (docs/performance.md, section 4).
-_LLVM_CPU_EXPORT = ["--attention-kernel=decomposed"]
+# data-tiled microkernel path (512-token prefill 2.3x faster). "grouped" is that decomposition with the
+# query heads batched per key/value head, so K and V are not repeated per query head: SmolLM2 decode
+# 62-80 -> 75-101 tok/s in six back-to-back pairs, greedy tokens unchanged (docs/performance.md,
+# sections 4 and 6).
+_LLVM_CPU_EXPORT = ["--attention-kernel=grouped"]
 
 IREE_TARGETS = {
     "llvm-cpu": _target(

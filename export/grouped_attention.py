@@ -1,0 +1,105 @@
+"""Grouped-query attention that reads each key/value head once (`--attention-kernel=grouped`).
+
+sharktank's `PagedGQAttention` repeats every key and value head once per query head that shares it
+(`ops.expand` to [batch, positions, query heads, dim]) and then runs attention per query head. On
+CPU that repetition is materialized: in a SmolLM2 decode step (9 query heads, 3 key/value heads) the
+gather of the cached pages, the repeat and the data-tiling pack of K and V were 19.5% of the time
+(docs/performance.md, section 6). Here the query heads are grouped by the key/value head they share,
+q [batch, kv heads, group * positions, dim] against k [batch, kv heads, positions, dim], so K and V
+are read once. Every score and every output element is the same dot product as in sharktank's
+decomposed attention (same scale, mask, softmax and casts); only the batching of the matmuls changes.
+
+Cases this does not cover (soft-capping, sliding windows, attention sinks, a quantized KV cache, no
+mask) fall back to sharktank's implementation.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from sharktank import ops
+from sharktank.layers.paged_attention import PagedGQAttention
+from sharktank.models.llm import PagedLlmModelV1
+from sharktank.types.tensors import unbox_tensor
+
+# What sharktank's attention is asked for while this module computes the grouped form.
+SHARKTANK_ATTENTION_KERNEL = "decomposed"
+
+
+class GroupedQueryAttention(PagedGQAttention):
+    """`PagedGQAttention` with decomposed attention batched per key/value head."""
+
+    def attention(
+        self,
+        *,
+        q,
+        k,
+        v,
+        head_count_attn: int,
+        cache_quantizer,
+        attention_kernel: str,
+        fake_quant,
+        softcap=None,
+        scale=None,
+        mask=None,
+        sliding_window=None,
+        sink=None,
+    ):
+        group = head_count_attn // self.kv_cache.attn_head_count
+        quantized_cache = cache_quantizer is not None and not fake_quant
+        if (
+            attention_kernel != SHARKTANK_ATTENTION_KERNEL
+            or group == 1
+            or mask is None
+            or mask.shape[1] != 1
+            or softcap is not None
+            or sliding_window is not None
+            or sink is not None
+            or quantized_cache
+        ):
+            return super().attention(
+                q=q,
+                k=k,
+                v=v,
+                head_count_attn=head_count_attn,
+                cache_quantizer=cache_quantizer,
+                attention_kernel=attention_kernel,
+                fake_quant=fake_quant,
+                softcap=softcap,
+                scale=scale,
+                mask=mask,
+                sliding_window=sliding_window,
+                sink=sink,
+            )
+        q = unbox_tensor(q).transpose(1, 2)  # [batch, heads, positions, dim]
+        k = unbox_tensor(k).transpose(1, 2)  # [batch, kv heads, kv positions, dim]
+        v = unbox_tensor(v).transpose(1, 2)
+        batch, heads, positions, dim = q.shape
+        kv_heads = k.shape[1]
+        if scale is None:
+            scale = 1.0 / math.sqrt(dim)
+        # Query head h uses key/value head h // group (sharktank repeats kv head i as heads
+        # i * group ... i * group + group - 1), so [batch, heads, ...] regroups without a copy.
+        # Scores stay grouped through the softmax, with the mask tiled over the group (flattening
+        # the mask or the softmax output instead would need a view that torch.export cannot prove
+        # exists for every dynamic position count).
+        grouped_q = q.unflatten(1, (kv_heads, group)).flatten(2, 3)
+        scores = torch.matmul(grouped_q, k.transpose(-2, -1)) * scale
+        grouped_mask = torch.cat([unbox_tensor(mask)] * group, dim=2)
+        weights = unbox_tensor(ops.softmax(scores + grouped_mask, dim=-1))
+        out = torch.matmul(weights, v)
+        return out.unflatten(2, (group, positions)).flatten(1, 2).to(q.dtype)
+
+
+class GroupedAttentionLlmModel(PagedLlmModelV1):
+    """sharktank's paged LLM with every `PagedGQAttention` computing the grouped form."""
+
+    def __init__(self, theta, config):
+        super().__init__(theta, config)
+        # The attention blocks hold their PagedGQAttention (not a torch module) as
+        # `paged_attention`; sharktank picks the class in a local map, hence the class swap.
+        for module in self.modules():
+            attention = getattr(module, "paged_attention", None)
+            if type(attention) is PagedGQAttention:
+                attention.__class__ = GroupedQueryAttention
