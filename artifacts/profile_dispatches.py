@@ -9,7 +9,12 @@ the dispatches are a system shared library, and give that VMFB here:
     python -m artifacts.profile_dispatches --bundle bazel-bin/artifacts/smollm2_cpu \\
         --vmfb /tmp/system_library.vmfb --phase prefill --prompt-length 512
 
-A child process loads the bundle with that VMFB in place of model.vmfb, runs the phase in a loop,
+A bundle built with `prepack_weights` holds weights packed for its own VMFB: compile the export's
+model.mlir with the same parameter import/export flags (docs/performance.md, section 6), share the
+storage of the result with `python -m toolchains.share_parameter_storage`, and give that archive as
+--irpa (e.g. the export's model.irpa in `bazel-bin/artifacts/smollm2_cpu_export/`).
+
+A child process loads the bundle with that VMFB in place of model.vmfb (and --irpa for model.irpa), runs the phase in a loop,
 and `perf record` samples it for --seconds. IREE loads the library from a memory file, so perf
 reports raw addresses; they are mapped to dispatch names with the symbol table (`nm`) of the
 library inside the VMFB (a zip). The table printed gives each dispatch's share of the samples; time
@@ -108,19 +113,22 @@ def dispatch_shares(report_lines: Iterable[str], library_symbols: SymbolTable) -
     return dict(shares)
 
 
-def _profiling_bundle(bundle_dir: Path, vmfb: Path, directory: Path) -> Path:
-    """A bundle directory in `directory`: links to `bundle_dir`'s files, `vmfb` as model.vmfb, and a
-    manifest whose model.vmfb entry is `vmfb`'s."""
+def _profiling_bundle(bundle_dir: Path, vmfb: Path, irpa: Path | None, directory: Path) -> Path:
+    """A bundle directory in `directory`: links to `bundle_dir`'s files with `vmfb` as model.vmfb
+    (and `irpa`, if given, as model.irpa), and a manifest whose entries for them are theirs."""
     from artifacts import bundle
 
     manifest = bundle.read_manifest(bundle_dir)
+    replaced = {bundle.MODEL_VMFB: vmfb}
+    if irpa is not None:
+        replaced[bundle.MODEL_IRPA] = irpa
     profiled = directory / "bundle"
     profiled.mkdir()
     for name in manifest.files:
-        source = vmfb if name == bundle.MODEL_VMFB else bundle_dir / name
-        os.symlink(source.resolve(), profiled / name)
+        os.symlink(replaced.get(name, bundle_dir / name).resolve(), profiled / name)
     files = dict(manifest.files)
-    files[bundle.MODEL_VMFB] = bundle.BundleFile(sha256=bundle.file_sha256(vmfb), size=vmfb.stat().st_size)
+    for name, path in replaced.items():
+        files[name] = bundle.BundleFile(sha256=bundle.file_sha256(path), size=path.stat().st_size)
     (profiled / bundle.MANIFEST_NAME).write_text(dataclasses.replace(manifest, files=files).to_json())
     return profiled
 
@@ -155,7 +163,7 @@ def profile(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="profile_dispatches.") as scratch_name:
         scratch = Path(scratch_name)
         symbols = system_library_symbols(args.vmfb, scratch)
-        profiled = _profiling_bundle(args.bundle, args.vmfb, scratch)
+        profiled = _profiling_bundle(args.bundle, args.vmfb, args.irpa, scratch)
         command = [
             sys.executable, "-m", "artifacts.profile_dispatches", "--worker",
             "--bundle", str(profiled), "--vmfb", str(args.vmfb), "--phase", args.phase,
@@ -198,6 +206,7 @@ def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m artifacts.profile_dispatches", description=__doc__.split("\n")[0])
     parser.add_argument("--bundle", type=Path, required=True, help="the bundle directory")
     parser.add_argument("--vmfb", type=Path, required=True, help="the model compiled with --iree-llvmcpu-link-embedded=false")
+    parser.add_argument("--irpa", type=Path, help="weights for that VMFB, when the bundle's were packed at build time")
     parser.add_argument("--phase", choices=("prefill", "decode"), default="prefill")
     parser.add_argument("--prompt-length", type=int, default=512)
     parser.add_argument("--decode-tokens", type=int, default=32, help="decode steps per run (--phase decode)")
@@ -207,6 +216,7 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.bundle, args.vmfb = args.bundle.resolve(), args.vmfb.resolve()
+    args.irpa = args.irpa.resolve() if args.irpa else None
     try:
         return run_worker(args) if args.worker else profile(args)
     except ProfileError as error:

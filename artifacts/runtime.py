@@ -25,6 +25,7 @@ Tokenization uses HF `tokenizers` on the bundle's tokenizer.json; `encode`/`deco
 tensorized tokenizer (tokenizer.vmfb) will later sit behind.
 """
 
+import mmap
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
@@ -98,9 +99,13 @@ class LlmRuntime:
             self._config.vm_instance, parameter_index.create_provider(scope=PARAMETER_SCOPE)
         )
         # VmModule.mmap opens the file for writing, which fails on read-only files (Bazel's outputs
-        # and runfiles); the VMFB is small (the weights are in the IRPA), so it is read instead.
-        model_module = iree.runtime.VmModule.copy_buffer(
-            self._config.vm_instance, (self.bundle_dir / bundle.MODEL_VMFB).read_bytes()
+        # and runfiles), so the VMFB is mapped read-only here and wrapped without a copy: a VMFB
+        # that embeds large constants (e.g. the token embedding of a bundle whose weights were
+        # packed at build time) is then paged in only where it is read.
+        with (self.bundle_dir / bundle.MODEL_VMFB).open("rb") as vmfb_file:
+            vmfb_map = mmap.mmap(vmfb_file.fileno(), 0, access=mmap.ACCESS_READ)
+        model_module = iree.runtime.VmModule.wrap_buffer(
+            self._config.vm_instance, vmfb_map, close_buffer=True
         )
         missing = [name for name in (PREFILL_FUNCTION, DECODE_FUNCTION) if name not in model_module.function_names]
         if missing:

@@ -1,7 +1,7 @@
 """Public API of the IREE toolchain: the targets, the toolchain rule and `iree_vmfb`."""
 
 load("//toolchains/private:iree_toolchain.bzl", _IREE_TOOLCHAIN_TYPE = "IREE_TOOLCHAIN_TYPE", _IreeToolchainInfo = "IreeToolchainInfo", _iree_toolchain = "iree_toolchain")
-load("//toolchains/private:iree_vmfb.bzl", _IREE_COMPILE_EXEC_GROUP = "IREE_COMPILE_EXEC_GROUP", _IREE_COMPILE_EXEC_GROUPS = "IREE_COMPILE_EXEC_GROUPS", _IreeVmfbInfo = "IreeVmfbInfo", _compile_vmfb = "compile_vmfb", _iree_vmfb = "iree_vmfb")
+load("//toolchains/private:iree_vmfb.bzl", _IREE_COMPILE_EXEC_GROUP = "IREE_COMPILE_EXEC_GROUP", _IREE_COMPILE_EXEC_GROUPS = "IREE_COMPILE_EXEC_GROUPS", _IreeVmfbInfo = "IreeVmfbInfo", _compile_vmfb = "compile_vmfb", _iree_vmfb = "iree_vmfb", _packed_parameters = "packed_parameters")
 load("//toolchains/private:targets.bzl", _IREE_TARGETS = "IREE_TARGETS", _iree_target = "iree_target")
 
 IREE_COMPILE_EXEC_GROUP = _IREE_COMPILE_EXEC_GROUP
@@ -14,3 +14,4 @@ compile_vmfb = _compile_vmfb
 iree_target = _iree_target
 iree_toolchain = _iree_toolchain
 iree_vmfb = _iree_vmfb
+packed_parameters = _packed_parameters

@@ -2,7 +2,10 @@
 
 load("//export/private:export.bzl", "EXPORT_ATTRS", "EXPORT_EXEC_GROUPS", "checkpoint_path", "export_llm_action")
 load("//tokenizer_model/private:tokenizer.bzl", "TOKENIZER_ATTRS", "tokenizer_action")
-load("//toolchains:defs.bzl", "IREE_COMPILE_EXEC_GROUPS", "compile_vmfb")
+load("//toolchains:defs.bzl", "IREE_COMPILE_EXEC_GROUPS", "compile_vmfb", "packed_parameters")
+
+# The parameter scope of the exported model (sharktank's export; artifacts/runtime.py loads it).
+_MODEL_PARAMETER_SCOPE = "model"
 
 # The tokenizer runs on the host next to the model whatever the model's target: its scalar loops
 # do not compile for the GPU targets in IREE 3.8, and tokenization is host work anyway.
@@ -38,14 +41,38 @@ LlmArtifactInfo = provider(
 
 def _llm_artifacts_impl(ctx):
     bundle = ctx.label.name + "/"
+    export_directory = ctx.label.name + "_export/"
+    model_irpa = ctx.actions.declare_file(bundle + "model.irpa")
     export = export_llm_action(
         ctx,
-        mlir = ctx.actions.declare_file(ctx.label.name + "_export/model.mlir"),
-        irpa = ctx.actions.declare_file(bundle + "model.irpa"),
+        mlir = ctx.actions.declare_file(export_directory + "model.mlir"),
+        irpa = ctx.actions.declare_file(export_directory + "model.irpa") if ctx.attr.prepack_weights else model_irpa,
         config = ctx.actions.declare_file(bundle + "model_config.json"),
     )
     vmfb = ctx.actions.declare_file(bundle + "model.vmfb")
-    target = compile_vmfb(ctx, export.mlir, vmfb, ctx.attr.target, ctx.attr.compile_flags)
+    if ctx.attr.prepack_weights:
+        packed = ctx.actions.declare_file(export_directory + "model_packed.irpa")
+        target = compile_vmfb(
+            ctx,
+            export.mlir,
+            vmfb,
+            ctx.attr.target,
+            ctx.attr.compile_flags,
+            parameters = packed_parameters(export.irpa, packed, _MODEL_PARAMETER_SCOPE),
+        )
+        args = ctx.actions.args()
+        args.add("--input", packed)
+        args.add("--output", model_irpa)
+        ctx.actions.run(
+            executable = ctx.executable._share_parameter_storage,
+            arguments = [args],
+            inputs = [packed],
+            outputs = [model_irpa],
+            mnemonic = "IrpaShareStorage",
+            progress_message = "Sharing the storage of identical packed weights of %{label}",
+        )
+    else:
+        target = compile_vmfb(ctx, export.mlir, vmfb, ctx.attr.target, ctx.attr.compile_flags)
 
     tokenizer = ctx.actions.declare_file(bundle + "tokenizer.json")
     generation = ctx.actions.declare_file(bundle + "generation.json")
@@ -74,7 +101,7 @@ def _llm_artifacts_impl(ctx):
 
     bundle_files = [
         vmfb,
-        export.irpa,
+        model_irpa,
         export.config,
         tokenizer,
         tokenizer_vmfb,
@@ -110,7 +137,7 @@ def _llm_artifacts_impl(ctx):
             device = target.device,
             manifest = manifest,
             vmfb = vmfb,
-            irpa = export.irpa,
+            irpa = model_irpa,
             config = export.config,
             tokenizer = tokenizer,
             tokenizer_vmfb = tokenizer_vmfb,
@@ -120,8 +147,10 @@ def _llm_artifacts_impl(ctx):
         ),
         export,
         # The exported MLIR, for tools that compile it again with other flags (e.g. a profiling build,
-        # artifacts/profile_dispatches.py): `filegroup(srcs = [BUNDLE], output_group = "model_mlir")`.
-        OutputGroupInfo(model_mlir = depset([export.mlir])),
+        # artifacts/profile_dispatches.py): `filegroup(srcs = [BUNDLE], output_group = "model_mlir")`;
+        # `model_export_irpa` is the archive it references (the bundle's model.irpa unless
+        # prepack_weights is set).
+        OutputGroupInfo(model_mlir = depset([export.mlir]), model_export_irpa = depset([export.irpa])),
     ]
 
 llm_artifacts = rule(
@@ -133,6 +162,11 @@ tokenizer.irpa (the tensorized tokenizer, compiled for the host CPU), generation
 manifest.json (the sha256 of every file, the target, the toolchain versions and the source
 checkpoint). Each step is its own cached action: export, compile, tokenizer extraction, manifest.
 
+With `prepack_weights = True`, iree-compile also imports the exported weights and evaluates their
+data-tiling packs at build time; the bundle's model.irpa then holds the packed weights (identical
+entries sharing storage, toolchains/share_parameter_storage.py), so loading packs nothing and a
+running model holds one copy of its weights (docs/performance.md, section 6).
+
 Under remote execution the export runs in the exec group `export` and both iree-compile actions in
 `compile`, so that `exec_properties = {"export.KEY": "V", "compile.KEY": "V"}` route them apart
 (docs/remote.md).
@@ -140,6 +174,15 @@ Under remote execution the export runs in the exec group `export` and both iree-
     attrs = dict(EXPORT_ATTRS, _builder = TOKENIZER_ATTRS["_builder"], **{
         "compile_flags": attr.string_list(
             doc = "Further iree-compile flags, after the target's own.",
+        ),
+        "prepack_weights": attr.bool(
+            doc = "Pack the weights into the compiled model's layouts at build time (with data " +
+                  "tiling: one copy of each weight in memory instead of three, no packing at load).",
+        ),
+        "_share_parameter_storage": attr.label(
+            default = "//toolchains:share_parameter_storage",
+            executable = True,
+            cfg = "exec",
         ),
         "_generation_config_tool": attr.label(
             default = "//artifacts:generation_config_tool",

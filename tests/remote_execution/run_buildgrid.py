@@ -45,7 +45,9 @@ REPOSITORY = pathlib.Path(__file__).resolve().parents[2]
 TARGET = "//artifacts:smollm2_cpu"
 BUNDLE_DIR = "artifacts/smollm2_cpu"
 # The actions that must run on the executors (mnemonics of llm_artifacts' actions).
-REMOTE_MNEMONICS = ("LlmExport", "IreeCompile", "TokenizerTables", "LlmGenerationConfig", "LlmBundleManifest")
+REMOTE_MNEMONICS = (
+    "LlmExport", "IreeCompile", "IrpaShareStorage", "TokenizerTables", "LlmGenerationConfig", "LlmBundleManifest",
+)
 PHASES = ("local", "remote", "cached", "killbot")
 
 

@@ -22,7 +22,26 @@ IREE_COMPILE_EXEC_GROUPS = {
     IREE_COMPILE_EXEC_GROUP: exec_group(toolchains = [IREE_TOOLCHAIN_TYPE]),
 }
 
-def compile_vmfb(ctx, src, out, target_name, extra_flags = []):
+# Importing parameters into iree-compile is limited to this many bytes per parameter; all of them.
+_IMPORT_EVERY_PARAMETER = "--iree-opt-import-parameter-maximum-size=1099511627776"
+
+# Constants of at least this many bytes go to the exported archive; smaller ones stay in the VMFB.
+_EXPORT_PARAMETER_MINIMUM_SIZE = "--iree-opt-export-parameter-minimum-size=4096"
+
+def packed_parameters(archive, packed_archive, scope):
+    """What `compile_vmfb(parameters = ...)` takes: weights to pack at build time.
+
+    Args:
+      archive: File, the parameter archive (IRPA) the MLIR's parameters come from.
+      packed_archive: File, the archive to write the packed weights to.
+      scope: string, the parameter scope of both archives (the MLIR's `#flow.parameter` scope).
+
+    Returns:
+      A struct for compile_vmfb.
+    """
+    return struct(archive = archive, packed_archive = packed_archive, scope = scope)
+
+def compile_vmfb(ctx, src, out, target_name, extra_flags = [], parameters = None):
     """Registers the action that compiles `src` into `out` for `target_name`.
 
     The action runs in the exec group IREE_COMPILE_EXEC_GROUP, which the rule must declare
@@ -34,6 +53,9 @@ def compile_vmfb(ctx, src, out, target_name, extra_flags = []):
       out: File, the VMFB to write.
       target_name: a key of IREE_TARGETS.
       extra_flags: further iree-compile flags.
+      parameters: optional `packed_parameters(...)`: the compile imports the archive's weights,
+        evaluates their transformations (e.g. data-tiling packs) at build time and writes the
+        results to the packed archive, which the VMFB then references instead of the original.
 
     Returns:
       The target definition struct.
@@ -44,12 +66,21 @@ def compile_vmfb(ctx, src, out, target_name, extra_flags = []):
     args.add(src)
     args.add_all(target.compile_flags)
     args.add_all(extra_flags)
+    inputs = [src]
+    outputs = [out]
+    if parameters:
+        args.add(parameters.archive, format = "--iree-opt-import-parameters=" + parameters.scope + "=%s")
+        args.add(_IMPORT_EVERY_PARAMETER)
+        args.add(parameters.packed_archive, format = "--iree-opt-export-parameters=" + parameters.scope + "=%s")
+        args.add(_EXPORT_PARAMETER_MINIMUM_SIZE)
+        inputs.append(parameters.archive)
+        outputs.append(parameters.packed_archive)
     args.add("-o", out)
     ctx.actions.run(
         executable = toolchain.compiler,
         arguments = [args],
-        inputs = [src],
-        outputs = [out],
+        inputs = inputs,
+        outputs = outputs,
         mnemonic = "IreeCompile",
         exec_group = IREE_COMPILE_EXEC_GROUP,
         progress_message = "Compiling %{{input}} for IREE target {}".format(target_name),
