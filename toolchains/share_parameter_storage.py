@@ -25,7 +25,7 @@ import struct
 import sys
 import tempfile
 from pathlib import Path
-from typing import BinaryIO, Sequence
+from typing import BinaryIO, Iterator, Sequence
 
 MAGIC = 0x41505249  # "IRPA"
 # Header prefix: magic u32, version_major u16, version_minor u16, header_size u64,
@@ -94,6 +94,18 @@ def _read_header(archive: BinaryIO, path: Path) -> _Header:
     )
 
 
+def _read_range(archive: BinaryIO, offset: int, length: int, path: Path) -> Iterator[bytes]:
+    """The `length` bytes at `offset` of `archive`, in chunks."""
+    archive.seek(offset)
+    remaining = length
+    while remaining:
+        chunk = archive.read(min(remaining, _COPY_CHUNK))
+        if not chunk:
+            raise ParameterArchiveError(f"{path}: truncated storage segment.")
+        yield chunk
+        remaining -= len(chunk)
+
+
 def _align(value: int, alignment: int) -> int:
     return (value + alignment - 1) // alignment * alignment
 
@@ -128,15 +140,9 @@ def share_parameter_storage(input_path: Path, output_path: Path) -> ShareResult:
                     raise ParameterArchiveError(
                         f"{input_path}: an entry's data lies outside the storage segment."
                     )
-                archive.seek(storage_offset + old_offset)
                 digest = hashlib.sha256()
-                remaining = length
-                while remaining:
-                    chunk = archive.read(min(remaining, _COPY_CHUNK))
-                    if not chunk:
-                        raise ParameterArchiveError(f"{input_path}: truncated storage segment.")
+                for chunk in _read_range(archive, storage_offset + old_offset, length, input_path):
                     digest.update(chunk)
-                    remaining -= len(chunk)
                 key = (digest.digest(), length)
                 if key not in placed:
                     new_offset = _align(new_length, max(alignment, _DEFAULT_DATA_ALIGNMENT))
@@ -161,12 +167,8 @@ def share_parameter_storage(input_path: Path, output_path: Path) -> ShareResult:
                 output.write(prefix)
                 for old_offset, length, new_offset in sources:
                     output.seek(storage_offset + new_offset)
-                    archive.seek(storage_offset + old_offset)
-                    remaining = length
-                    while remaining:
-                        chunk = archive.read(min(remaining, _COPY_CHUNK))
+                    for chunk in _read_range(archive, storage_offset + old_offset, length, input_path):
                         output.write(chunk)
-                        remaining -= len(chunk)
                 output.truncate(_align(storage_offset + new_length, 4096))
             os.chmod(temporary, 0o644)
             os.replace(temporary, output_path)

@@ -50,16 +50,16 @@ def _llm_artifacts_impl(ctx):
         config = ctx.actions.declare_file(bundle + "model_config.json"),
     )
     vmfb = ctx.actions.declare_file(bundle + "model.vmfb")
-    if ctx.attr.prepack_weights:
-        packed = ctx.actions.declare_file(export_directory + "model_packed.irpa")
-        target = compile_vmfb(
-            ctx,
-            export.mlir,
-            vmfb,
-            ctx.attr.target,
-            ctx.attr.compile_flags,
-            parameters = packed_parameters(export.irpa, packed, _MODEL_PARAMETER_SCOPE),
-        )
+    packed = ctx.actions.declare_file(export_directory + "model_packed.irpa") if ctx.attr.prepack_weights else None
+    target = compile_vmfb(
+        ctx,
+        export.mlir,
+        vmfb,
+        ctx.attr.target,
+        ctx.attr.compile_flags,
+        parameters = packed_parameters(export.irpa, packed, _MODEL_PARAMETER_SCOPE) if packed else None,
+    )
+    if packed:
         args = ctx.actions.args()
         args.add("--input", packed)
         args.add("--output", model_irpa)
@@ -71,8 +71,6 @@ def _llm_artifacts_impl(ctx):
             mnemonic = "IrpaShareStorage",
             progress_message = "Sharing the storage of identical packed weights of %{label}",
         )
-    else:
-        target = compile_vmfb(ctx, export.mlir, vmfb, ctx.attr.target, ctx.attr.compile_flags)
 
     tokenizer = ctx.actions.declare_file(bundle + "tokenizer.json")
     generation = ctx.actions.declare_file(bundle + "generation.json")
@@ -147,10 +145,8 @@ def _llm_artifacts_impl(ctx):
         ),
         export,
         # The exported MLIR, for tools that compile it again with other flags (e.g. a profiling build,
-        # artifacts/profile_dispatches.py): `filegroup(srcs = [BUNDLE], output_group = "model_mlir")`;
-        # `model_export_irpa` is the archive it references (the bundle's model.irpa unless
-        # prepack_weights is set).
-        OutputGroupInfo(model_mlir = depset([export.mlir]), model_export_irpa = depset([export.irpa])),
+        # artifacts/profile_dispatches.py): `filegroup(srcs = [BUNDLE], output_group = "model_mlir")`.
+        OutputGroupInfo(model_mlir = depset([export.mlir])),
     ]
 
 llm_artifacts = rule(
