@@ -4,7 +4,7 @@
         --output-mlir model.mlir --output-irpa model.irpa --output-config model_config.json \\
         [--bs-prefill 1] [--bs-decode 1] [--attention-kernel torch] [--block-seq-stride 32] \\
         [--context-length N] [--device-block-count N] [--activation-dtype float16] \\
-        [--weight-dtype keep|float16|float32|bfloat16] [--fuse-qkv]
+        [--weight-dtype keep|float16|float32|bfloat16] [--fuse-qkv] [--half-split-rope]
 
 The checkpoint is read and checked (export.checkpoint), saved as IRPA, loaded back from that IRPA
 (so the MLIR's parameter names are exactly the IRPA's keys, scope "model"), and exported in-process
@@ -21,6 +21,14 @@ generic loops, while dense matmuls get its tiled matmul code (see docs/performan
 --fuse-qkv stores each block's query, key and value projections as one matrix (`attn.wqkv`, rows
 in that order, biases likewise) so that one matmul computes all three (sharktank's fused-QKV path);
 it needs dense weights.
+
+--half-split-rope reorders the rows of each head of a GGUF checkpoint's attn_q and attn_k (and their
+biases) from llama.cpp's interleaved rotary pairs (2i, 2i+1) to the Hugging Face "rotate half" pairs
+(i, i + head_dim/2), and exports with sharktank's non-interleaved rotary embedding. Attention is
+unchanged (q and k are permuted alike along the dimension their dot product sums over, and sharktank's
+rotary embedding writes the rotate-half layout either way), but the rotary embedding reads two
+contiguous halves instead of two strided slices, which IREE copies in separate dispatches (four per
+block). A checkpoint already in the rotate-half layout (Hugging Face) is left as it is.
 """
 
 from __future__ import annotations
@@ -76,6 +84,8 @@ class ExportOptions:
     weight_dtype: torch.dtype | None = None
     # One q/k/v projection matrix per block instead of three (needs dense weights).
     fuse_qkv: bool = False
+    # q/k rows in the rotate-half rotary layout (needs dense weights when the checkpoint is GGUF).
+    half_split_rope: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,6 +115,8 @@ def export_checkpoint(
     dataset = load_checkpoint(checkpoint, dtype=options.activation_dtype)
     if options.weight_dtype is not None:
         dataset = with_dense_weights(dataset, options.weight_dtype)
+    if options.half_split_rope:
+        dataset = with_half_split_rope(dataset)
     if options.fuse_qkv:
         dataset = with_fused_qkv(dataset)
     trained_context_length = int(dataset.properties[CONTEXT_LENGTH_PROPERTY])
@@ -185,6 +197,49 @@ def with_fused_qkv(dataset: Dataset) -> Dataset:
     return Dataset(properties=dataset.properties, root_theta=Theta({**tensors, **fused}))
 
 
+_ROTARY_PROJECTION = re.compile(r"^blk\.\d+\.attn_(q|k)\.(weight|bias)$")
+
+
+def with_half_split_rope(dataset: Dataset) -> Dataset:
+    """`dataset` with attn_q/attn_k rows in the rotate-half rotary layout and the property
+    `<arch>.rope.interleave_emb` False; unchanged if that property is already False."""
+    properties = dict(dataset.properties)
+    architecture = properties["general.architecture"]
+    interleaved_property = f"{architecture}.rope.interleave_emb"
+    if not properties.get(interleaved_property, False):
+        return dataset
+    head_counts = {
+        "q": int(properties[f"{architecture}.attention.head_count"]),
+        "k": int(properties[f"{architecture}.attention.head_count_kv"]),
+    }
+    rope_dimensions = properties.get(f"{architecture}.rope.dimension_count")
+    tensors = dict(dataset.root_theta.flatten())
+    for name in sorted(tensors):
+        match = _ROTARY_PROJECTION.match(name)
+        if not match:
+            continue
+        tensor = tensors[name]
+        if isinstance(tensor, QuantizedTensor):
+            raise ExportOptionError(
+                f"--half-split-rope reorders rows of {name}, which is stored as quantized blocks; "
+                "add --weight-dtype=float16 (or another dtype)."
+            )
+        data = tensor.as_torch()
+        heads = head_counts[match.group(1)]
+        head_dim = data.shape[0] // heads
+        if rope_dimensions is not None and int(rope_dimensions) != head_dim:
+            raise ExportOptionError(
+                f"--half-split-rope: {name} has {head_dim} dimensions per head but the rotary "
+                f"embedding covers {rope_dimensions}; only full-head rotary embeddings are supported."
+            )
+        # Per head, rows (p0 real, p0 imaginary, p1 real, ...) -> (p0 real, p1 real, ...,
+        # p0 imaginary, p1 imaginary, ...).
+        half_split = data.unflatten(0, (heads, head_dim // 2, 2)).transpose(1, 2).flatten(0, 2)
+        tensors[name] = DefaultPrimitiveTensor(name=name, data=half_split.contiguous())
+    properties[interleaved_property] = False
+    return Dataset(properties=properties, root_theta=Theta(tensors))
+
+
 def _export_from_irpa(irpa_path: Path, options: ExportOptions, device_block_count: int):
     """Runs sharktank's paged LLM export on the dataset saved at `irpa_path`."""
     from sharktank.examples.export_paged_llm_v1 import export_llm_v1
@@ -193,6 +248,7 @@ def _export_from_irpa(irpa_path: Path, options: ExportOptions, device_block_coun
     from sharktank.models.llm.config import ExportConfig
 
     from export.grouped_attention import GroupedAttentionLlmModel, SHARKTANK_ATTENTION_KERNEL
+    from export.rotary_without_slices import use_rotate_half_without_slices
     from sharktank.types import Dataset
 
     dataset = Dataset.load(irpa_path, file_type="irpa", mmap=True)
@@ -217,11 +273,18 @@ def _export_from_irpa(irpa_path: Path, options: ExportOptions, device_block_coun
         bs_prefill=list(options.prefill_batch_sizes),
         bs_decode=list(options.decode_batch_sizes),
     )
+
+    def build_model(theta: Theta, config: LlamaModelConfig) -> PagedLlmModelV1:
+        model = model_class(theta, config)
+        if options.half_split_rope:
+            use_rotate_half_without_slices(model)
+        return model
+
     return export_llm_v1(
         llama_config=llama_config,
         theta=dataset.root_theta,
         export_config=export_config,
-        modelClass=model_class,
+        modelClass=build_model,
     )
 
 
@@ -328,6 +391,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--weight-dtype", choices=WEIGHT_DTYPES, default=KEEP_WEIGHT_DTYPE,
                         help="store every matrix weight densely in this dtype, dequantizing "
                         "quantized GGUF blocks (default: keep the checkpoint's types)")
+    parser.add_argument("--half-split-rope", action="store_true",
+                        help="store GGUF q/k rows in the rotate-half rotary layout (needs dense "
+                        "weights); the rotary embedding then needs no strided copies")
     parser.add_argument("--fuse-qkv", action="store_true",
                         help="one query/key/value projection matmul per block instead of three "
                         "(needs dense weights)")
@@ -348,6 +414,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             None if args.weight_dtype == KEEP_WEIGHT_DTYPE else ACTIVATION_DTYPES[args.weight_dtype]
         ),
         fuse_qkv=args.fuse_qkv,
+        half_split_rope=args.half_split_rope,
     )
     outputs = ExportOutputs(
         mlir=args.output_mlir, irpa=args.output_irpa, config=args.output_config

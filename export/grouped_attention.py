@@ -85,11 +85,49 @@ class GroupedQueryAttention(PagedGQAttention):
         # the mask or the softmax output instead would need a view that torch.export cannot prove
         # exists for every dynamic position count).
         grouped_q = q.unflatten(1, (kv_heads, group)).flatten(2, 3)
-        scores = torch.matmul(grouped_q, k.transpose(-2, -1)) * scale
+        stride = self.kv_cache.block_seq_stride
+        one_query = isinstance(positions, int) and positions == 1 and k.shape[2] % stride == 0
+        if one_query:
+            # [batch, kv heads, pages, page positions, dim]: the product and its sum then share
+            # one shape, and IREE fuses the cache gather, the product and the sum.
+            paged_k = k.unflatten(2, (-1, stride)).unsqueeze(2)
+            paged_q = grouped_q[:, :, :, None, None, :]
+            scores = _products_summed(paged_q, paged_k, dim=(-1,), scale=scale).flatten(3, 4)
+        else:
+            scores = torch.matmul(grouped_q, k.transpose(-2, -1)) * scale
         grouped_mask = torch.cat([unbox_tensor(mask)] * group, dim=2)
         weights = unbox_tensor(ops.softmax(scores + grouped_mask, dim=-1))
-        out = torch.matmul(weights, v)
+        if one_query:
+            paged_weights = weights.unflatten(3, (-1, stride)).unsqueeze(-1)
+            paged_v = v.unflatten(2, (-1, stride)).unsqueeze(2)
+            out = _products_summed(paged_weights, paged_v, dim=(3, 4))
+        else:
+            out = torch.matmul(weights, v)
         return out.unflatten(2, (group, positions)).flatten(1, 2).to(q.dtype)
+
+
+def _products_summed(
+    a: torch.Tensor, b: torch.Tensor, dim: tuple[int, ...], scale: float = 1.0
+) -> torch.Tensor:
+    """`(a * b * scale).sum(dim)` with f32 products and sums, in the dtype `torch.matmul` returns.
+
+    For a single query position (decode) the attention matmuls are matrix-vector products over a
+    few pages of cache. Written as matmuls, IREE's data tiling packs the gathered K and V pages
+    and the query for microkernels every step (8 dispatches per layer, the K/V gather-and-pack
+    alone 7% of a decode step). As a broadcast product and a sum, IREE fuses the cache gather,
+    the product and the sum into one dispatch and sets no data-tiling encoding. Products are
+    summed in f32 and rounded once, as the f16 matmul microkernels accumulate.
+
+    `scale` multiplies each product inside the sum (the softmax scale of q k^T): a gather fused
+    into a plain multiply-add contraction does not compile for llvm-cpu in IREE 3.8 (an
+    unconverted i64-to-index cast), and the extra multiply keeps it a reduction. For head
+    dimensions that are powers of 4 the scale is a power of two, so the result is the same as
+    scaling the sum.
+    """
+    products = a.float() * b.float()
+    if scale != 1.0:
+        products = products * scale
+    return products.sum(dim).to(torch.promote_types(a.dtype, b.dtype))
 
 
 class GroupedAttentionLlmModel(PagedLlmModelV1):

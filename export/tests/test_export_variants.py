@@ -3,9 +3,11 @@
 - the "decomposed" attention kernel, which (unlike the default "torch" kernel, whose
   scaled_dot_product_attention dispatches IREE 3.8 cannot translate for CUDA) also compiles for a
   CUDA target; that compile needs no GPU;
-- the "grouped" attention kernel with fused q/k/v projections (what the SmolLM2 CPU bundle uses),
-  against transformers and against "decomposed" with separate projections, whose arithmetic it
-  repeats with the query heads batched per key/value head and one matmul for q, k and v;
+- the "grouped" attention kernel with fused q/k/v projections and the rotary embedding without
+  slices (what the SmolLM2 CPU bundle uses; this Hugging Face checkpoint is already in the
+  rotate-half layout), against transformers and against "decomposed" with separate projections,
+  whose arithmetic it repeats with the query heads batched per key/value head, one matmul for q, k
+  and v, and decode attention as products summed over the cached pages;
 - bfloat16 activations and KV cache.
 """
 
@@ -52,7 +54,8 @@ def test_grouped_attention_and_fused_qkv_match_transformers_and_decomposed(tmp_p
     )
     flags = ("--block-seq-stride", "16")
     grouped = testing.export_and_compile(
-        checkpoint, tmp_path / "grouped", "--attention-kernel", "grouped", "--fuse-qkv", *flags
+        checkpoint, tmp_path / "grouped",
+        "--attention-kernel", "grouped", "--fuse-qkv", "--half-split-rope", *flags,
     )
     assert "attn.wqkv.bias" in (tmp_path / "grouped" / "model.mlir").read_text()
     testing.assert_matches_reference(
@@ -65,10 +68,12 @@ def test_grouped_attention_and_fused_qkv_match_transformers_and_decomposed(tmp_p
     np.testing.assert_allclose(
         grouped.prefill(long_prompt), decomposed.prefill(long_prompt), rtol=0, atol=2e-3
     )
+    # Decode attention sums the products in another order than the decomposed matmuls, so float16
+    # logits (magnitudes below 8 here) may differ by one float16 step, at most 2^-8.
     position = len(long_prompt)
     np.testing.assert_allclose(
         grouped.decode(PROMPT[0], position), decomposed.decode(PROMPT[0], position),
-        rtol=0, atol=2e-3,
+        rtol=0, atol=2**-8,
     )
 
 

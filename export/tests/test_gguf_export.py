@@ -181,3 +181,31 @@ def test_weight_dtype_dequantizes_gguf_blocks_and_matches_transformers(tied_llam
     )
     generated, _ = runner.greedy(PROMPT, 8)
     assert generated == testing.reference_greedy(reference, PROMPT, 8)
+
+
+def test_half_split_rope_restores_rotate_half_rows_and_matches_transformers(tied_llama, tmp_path):
+    checkpoint, gguf_path = tied_llama
+    _export_tiny_gguf(
+        gguf_path, tmp_path,
+        "--weight-dtype", "float16", "--half-split-rope", "--attention-kernel", "grouped",
+    )
+    from sharktank.types import Dataset
+
+    reference = _reference_with_gguf_embedding(checkpoint, gguf_path)
+    saved = Dataset.load(tmp_path / "model.irpa", file_type="irpa")
+    assert saved.properties["llama.rope.interleave_emb"] is False
+    # The GGUF file's q/k rows (permuted for interleaved rotary pairs) are back in the Hugging Face
+    # order, so they equal the checkpoint's projections.
+    attention = reference.model.layers[0].self_attn
+    for projection, module in (("attn_q", attention.q_proj), ("attn_k", attention.k_proj)):
+        np.testing.assert_array_equal(
+            saved.root_theta.flatten()[f"blk.0.{projection}.weight"].as_torch().numpy(),
+            module.weight.detach().numpy().astype(np.float16),
+        )
+
+    runner = _compiled_runner(tmp_path)
+    np.testing.assert_allclose(
+        runner.prefill(PROMPT), testing.reference_logits(reference, PROMPT), rtol=0, atol=3e-2
+    )
+    generated, _ = runner.greedy(PROMPT, 8)
+    assert generated == testing.reference_greedy(reference, PROMPT, 8)

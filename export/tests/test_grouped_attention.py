@@ -34,7 +34,7 @@ def _inputs(positions: int, kv_positions: int, seed: int):
     return q, k, v, mask
 
 
-@pytest.mark.parametrize("positions, kv_positions", [(5, 5), (1, 7), (3, 12)])
+@pytest.mark.parametrize("positions, kv_positions", [(5, 5), (1, 7), (1, 48), (3, 12)])
 def test_grouped_equals_sharktank_decomposed(positions: int, kv_positions: int):
     q, k, v, mask = _inputs(positions, kv_positions, seed=positions * 100 + kv_positions)
     arguments = dict(
