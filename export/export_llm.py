@@ -4,7 +4,8 @@
         --output-mlir model.mlir --output-irpa model.irpa --output-config model_config.json \\
         [--bs-prefill 1] [--bs-decode 1] [--attention-kernel torch] [--block-seq-stride 32] \\
         [--context-length N] [--device-block-count N] [--activation-dtype float16] \\
-        [--weight-dtype keep|float16|float32|bfloat16] [--fuse-qkv] [--half-split-rope]
+        [--weight-dtype keep|float16|float32|bfloat16] [--fuse-qkv] [--fuse-gate-up]
+        [--half-split-rope]
 
 The checkpoint is read and checked (export.checkpoint), saved as IRPA, loaded back from that IRPA
 (so the MLIR's parameter names are exactly the IRPA's keys, scope "model"), and exported in-process
@@ -21,6 +22,9 @@ generic loops, while dense matmuls get its tiled matmul code (see docs/performan
 --fuse-qkv stores each block's query, key and value projections as one matrix (`attn.wqkv`, rows
 in that order, biases likewise) so that one matmul computes all three (sharktank's fused-QKV path);
 it needs dense weights.
+
+--fuse-gate-up multiplies each feed-forward block's gate and up weights, concatenated in the graph, as
+one matmul (export.fused_gate_up); the checkpoint's tensors are unchanged.
 
 --half-split-rope reorders the rows of each head of a GGUF checkpoint's attn_q and attn_k (and their
 biases) from llama.cpp's interleaved rotary pairs (2i, 2i+1) to the Hugging Face "rotate half" pairs
@@ -84,6 +88,8 @@ class ExportOptions:
     weight_dtype: torch.dtype | None = None
     # One q/k/v projection matrix per block instead of three (needs dense weights).
     fuse_qkv: bool = False
+    # One gate-and-up matmul per feed-forward block instead of two.
+    fuse_gate_up: bool = False
     # q/k rows in the rotate-half rotary layout (needs dense weights when the checkpoint is GGUF).
     half_split_rope: bool = False
 
@@ -248,6 +254,7 @@ def _export_from_irpa(irpa_path: Path, options: ExportOptions, device_block_coun
     from sharktank.models.llm.config import ExportConfig
 
     from export.grouped_attention import GroupedAttentionLlmModel, SHARKTANK_ATTENTION_KERNEL
+    from export.fused_gate_up import use_fused_gate_up
     from export.rotary_without_slices import use_rotate_half_without_slices
     from sharktank.types import Dataset
 
@@ -278,6 +285,8 @@ def _export_from_irpa(irpa_path: Path, options: ExportOptions, device_block_coun
         model = model_class(theta, config)
         if options.half_split_rope:
             use_rotate_half_without_slices(model)
+        if options.fuse_gate_up:
+            use_fused_gate_up(model)
         return model
 
     return export_llm_v1(
@@ -397,6 +406,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fuse-qkv", action="store_true",
                         help="one query/key/value projection matmul per block instead of three "
                         "(needs dense weights)")
+    parser.add_argument("--fuse-gate-up", action="store_true",
+                        help="one gate-and-up matmul per feed-forward block instead of two")
     return parser
 
 
@@ -415,6 +426,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ),
         fuse_qkv=args.fuse_qkv,
         half_split_rope=args.half_split_rope,
+        fuse_gate_up=args.fuse_gate_up,
     )
     outputs = ExportOutputs(
         mlir=args.output_mlir, irpa=args.output_irpa, config=args.output_config

@@ -3,8 +3,8 @@
 - the "decomposed" attention kernel, which (unlike the default "torch" kernel, whose
   scaled_dot_product_attention dispatches IREE 3.8 cannot translate for CUDA) also compiles for a
   CUDA target; that compile needs no GPU;
-- the "grouped" attention kernel with fused q/k/v projections and the rotary embedding without
-  slices (what the SmolLM2 CPU bundle uses; this Hugging Face checkpoint is already in the
+- the "grouped" attention kernel with fused q/k/v projections, one gate-and-up matmul and the
+  rotary embedding without slices (what the SmolLM2 CPU bundle uses; this Hugging Face checkpoint is already in the
   rotate-half layout), against transformers and against "decomposed" with separate projections,
   whose arithmetic it repeats with the query heads batched per key/value head, one matmul for q, k
   and v, and decode attention as products summed over the cached pages;
@@ -55,7 +55,8 @@ def test_grouped_attention_and_fused_qkv_match_transformers_and_decomposed(tmp_p
     flags = ("--block-seq-stride", "16")
     grouped = testing.export_and_compile(
         checkpoint, tmp_path / "grouped",
-        "--attention-kernel", "grouped", "--fuse-qkv", "--half-split-rope", *flags,
+        "--attention-kernel", "grouped", "--fuse-qkv", "--fuse-gate-up", "--half-split-rope",
+        *flags,
     )
     assert "attn.wqkv.bias" in (tmp_path / "grouped" / "model.mlir").read_text()
     testing.assert_matches_reference(
