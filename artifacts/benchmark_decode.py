@@ -7,8 +7,9 @@ Runs the same prompts, as the same token ids, through
     skipped),
 each in its own child process (so that each peak RSS is that engine's alone), with the same number of
 threads (--threads, default 2), one after the other. It prints, side by side:
-  - decode tokens/s after the short prompt, measured as (N - 1) / (time of generating N tokens - time
-    of generating 1 token), so prefill is not counted in it;
+  - decode tokens/s after the short prompt and after the long one, measured as (N - 1) / (time of
+    generating N tokens - time of generating 1 token), so prefill is not counted in it (after the
+    long prompt each step attends over ~512 cached positions);
   - prefill seconds (the time to the first generated token) of a 37-token and a 512-token prompt;
   - the peak RSS of the engine's process (model loaded, every figure measured);
 and each figure's ratio to llama.cpp's when llama.cpp ran, else to transformers'. Each time is the
@@ -70,17 +71,22 @@ def peak_rss_bytes() -> int:
 
 
 def measure(generate: Generator, prompts: dict[int, list[int]], new_tokens: int, repeats: int) -> dict:
-    """Prefill seconds per prompt length, decode tokens/s after the shortest prompt, the greedy
-    tokens generated after it, and the peak RSS."""
-    shortest = prompts[min(prompts)]
-    generate(shortest, 2)  # warm-up: first-call allocations and page faults are not counted
+    """Prefill seconds per prompt length, decode tokens/s after the shortest and the longest
+    prompt, the greedy tokens generated after the shortest, and the peak RSS."""
+    shortest, longest = min(prompts), max(prompts)
+    generate(prompts[shortest], 2)  # warm-up: first-call allocations and page faults are not counted
     prefill = {str(length): median_seconds(lambda ids=ids: generate(ids, 1), repeats) for length, ids in prompts.items()}
-    full = median_seconds(lambda: generate(shortest, new_tokens), repeats)
-    first = prefill[str(min(prompts))]
+
+    def decode_tok_s(length: int) -> float:
+        full = median_seconds(lambda: generate(prompts[length], new_tokens), repeats)
+        first = prefill[str(length)]
+        return (new_tokens - 1) / (full - first) if full > first else float("nan")
+
     return {
         "prefill_s": prefill,
-        "decode_tok_s": (new_tokens - 1) / (full - first) if full > first else float("nan"),
-        "tokens": generate(shortest, new_tokens),
+        "decode_tok_s": decode_tok_s(shortest),
+        "decode_long_tok_s": decode_tok_s(longest),
+        "tokens": generate(prompts[shortest], new_tokens),
         "peak_rss_bytes": peak_rss_bytes(),
     }
 
@@ -184,27 +190,28 @@ def format_table(results: dict[str, dict], reference: str, new_tokens: int) -> l
     base = results[reference]
     short, long = (str(length) for length in PROMPT_LENGTHS)
     lines = [
-        f"{'engine':<44} {'decode tok/s':>12} {'prefill ' + short + ' s':>13} {'prefill ' + long + ' s':>14} "
-        f"{'peak RSS MiB':>12} {'same tokens':>11}",
+        f"{'engine':<44} {'decode tok/s':>12} {'decode@' + long + ' tok/s':>16} {'prefill ' + short + ' s':>13} "
+        f"{'prefill ' + long + ' s':>14} {'peak RSS MiB':>12} {'same tokens':>11}",
     ]
     for engine, figures in results.items():
         agreeing = sum(1 for a, b in zip(figures["tokens"], results["transformers"]["tokens"]) if a == b)
         lines.append(
-            f"{figures['name']:<44} {figures['decode_tok_s']:>12.2f} {figures['prefill_s'][short]:>13.3f} "
-            f"{figures['prefill_s'][long]:>14.3f} {figures['peak_rss_bytes'] / 2**20:>12.0f} "
-            f"{agreeing:>5}/{new_tokens}"
+            f"{figures['name']:<44} {figures['decode_tok_s']:>12.2f} {figures['decode_long_tok_s']:>16.2f} "
+            f"{figures['prefill_s'][short]:>13.3f} {figures['prefill_s'][long]:>14.3f} "
+            f"{figures['peak_rss_bytes'] / 2**20:>12.0f} {agreeing:>5}/{new_tokens}"
         )
         if engine != reference:
             lines.append(
                 f"{'  ratio to ' + reference:<44} {figures['decode_tok_s'] / base['decode_tok_s']:>11.2f}x "
+                f"{figures['decode_long_tok_s'] / base['decode_long_tok_s']:>15.2f}x "
                 f"{figures['prefill_s'][short] / base['prefill_s'][short]:>12.2f}x "
                 f"{figures['prefill_s'][long] / base['prefill_s'][long]:>13.2f}x "
                 f"{figures['peak_rss_bytes'] / base['peak_rss_bytes']:>11.2f}x"
             )
     lines.append(
-        f"ratios: decode is tok/s over {reference}'s (higher is faster); prefill and RSS are over "
-        f"{reference}'s (lower is better). same tokens: greedy tokens equal to transformers' after the "
-        f"{short}-token prompt."
+        f"ratios: decode is tok/s over {reference}'s (higher is faster; decode@{long}: after the "
+        f"{long}-token prompt); prefill and RSS are over {reference}'s (lower is better). same "
+        f"tokens: greedy tokens equal to transformers' after the {short}-token prompt."
     )
     return lines
 
