@@ -8,6 +8,9 @@ gather of the cached pages, the repeat and the data-tiling pack of K and V were 
 q [batch, kv heads, group * positions, dim] against k [batch, kv heads, positions, dim], so K and V
 are read once. Every score and every output element is the same dot product as in sharktank's
 decomposed attention (same scale, mask, softmax and casts); only the batching of the matmuls changes.
+Two layouts suit IREE's CPU code better than sharktank's (measured in docs/performance.md,
+section 7): decode sums products over the cached pages instead of running data-tiled matmuls on a
+single query, and prefill computes the scores transposed, [key positions, query positions].
 
 Cases this does not cover (soft-capping, sliding windows, attention sinks, a quantized KV cache, no
 mask) fall back to sharktank's implementation.
@@ -85,25 +88,42 @@ class GroupedQueryAttention(PagedGQAttention):
         # the mask or the softmax output instead would need a view that torch.export cannot prove
         # exists for every dynamic position count).
         grouped_q = q.unflatten(1, (kv_heads, group)).flatten(2, 3)
-        stride = self.kv_cache.block_seq_stride
-        one_query = isinstance(positions, int) and positions == 1 and k.shape[2] % stride == 0
-        if one_query:
-            # [batch, kv heads, pages, page positions, dim]: the product and its sum then share
-            # one shape, and IREE fuses the cache gather, the product and the sum.
-            paged_k = k.unflatten(2, (-1, stride)).unsqueeze(2)
-            paged_q = grouped_q[:, :, :, None, None, :]
-            scores = _products_summed(paged_q, paged_k, dim=(-1,), scale=scale).flatten(3, 4)
-        else:
-            scores = torch.matmul(grouped_q, k.transpose(-2, -1)) * scale
         grouped_mask = torch.cat([unbox_tensor(mask)] * group, dim=2)
-        weights = unbox_tensor(ops.softmax(scores + grouped_mask, dim=-1))
-        if one_query:
-            paged_weights = weights.unflatten(3, (-1, stride)).unsqueeze(-1)
-            paged_v = v.unflatten(2, (-1, stride)).unsqueeze(2)
-            out = _products_summed(paged_weights, paged_v, dim=(3, 4))
+        stride = self.kv_cache.block_seq_stride
+        if isinstance(positions, int) and positions == 1 and k.shape[2] % stride == 0:
+            out = _one_query_attention(grouped_q, k, v, grouped_mask, scale, stride)
         else:
-            out = torch.matmul(weights, v)
+            out = _many_query_attention(grouped_q, k, v, grouped_mask, scale)
         return out.unflatten(2, (group, positions)).flatten(1, 2).to(q.dtype)
+
+
+def _one_query_attention(grouped_q, k, v, grouped_mask, scale: float, stride: int):
+    """Decode: one query position, the keys and values in pages of `stride` positions."""
+    # [batch, kv heads, pages, page positions, dim]: each product and its sum share one shape, and
+    # IREE fuses the cache gather, the product and the sum into one dispatch.
+    paged_k = k.unflatten(2, (-1, stride)).unsqueeze(2)
+    paged_q = grouped_q[:, :, :, None, None, :]
+    scores = _products_summed(paged_q, paged_k, dim=(-1,), scale=scale).flatten(3, 4)
+    weights = unbox_tensor(ops.softmax(scores + grouped_mask, dim=-1))
+    paged_weights = weights.unflatten(3, (-1, stride)).unsqueeze(-1)
+    paged_v = v.unflatten(2, (-1, stride)).unsqueeze(2)
+    return _products_summed(paged_weights, paged_v, dim=(3, 4))
+
+
+def _many_query_attention(grouped_q, k, v, grouped_mask, scale: float):
+    """Prefill: the scores computed transposed, [key positions, query positions], and the
+    softmax taken over the key axis (dim -2).
+
+    The weights feed the second matmul, whose data-tiling pack wants tiles of 16 query positions
+    per key position. Scores laid out [query, key] (softmax over the innermost axis) made IREE 3.8
+    compute the softmax in the pack's transposing tile order: that one dispatch was 55% of a
+    512-token SmolLM2 prefill. Transposed, the pack reads contiguous query positions and the
+    softmax sums across vector lanes of independent columns; the 512-token prefill takes 0.99 s
+    instead of 1.43 s with the same logits. Every score is the same dot product.
+    """
+    scores_t = torch.matmul(k, grouped_q.transpose(-2, -1)) * scale
+    weights_t = unbox_tensor(ops.softmax(scores_t + grouped_mask.transpose(-2, -1), dim=-2))
+    return torch.matmul(weights_t.transpose(-2, -1), v)
 
 
 def _products_summed(
