@@ -6,6 +6,7 @@ import pytest
 import torch
 from sharktank.layers.paged_attention import PagedGQAttention, build_cache
 
+from export import grouped_attention
 from export.grouped_attention import GroupedQueryAttention, SHARKTANK_ATTENTION_KERNEL
 
 HEADS, KV_HEADS, DIM = 6, 2, 8
@@ -34,15 +35,30 @@ def _inputs(positions: int, kv_positions: int, seed: int):
     return q, k, v, mask
 
 
-@pytest.mark.parametrize("positions, kv_positions", [(5, 5), (1, 7), (1, 48), (3, 12)])
-def test_grouped_equals_sharktank_decomposed(positions: int, kv_positions: int):
+# (query positions, cached positions, the form expected): one query over whole pages (the cache's
+# stride is 16 here) takes the decode form, anything else the transposed-scores form.
+@pytest.mark.parametrize(
+    "positions, kv_positions, form",
+    [(5, 5, "many"), (1, 7, "many"), (1, 48, "one"), (3, 12, "many")],
+)
+def test_grouped_equals_sharktank_decomposed(
+    positions: int, kv_positions: int, form: str, monkeypatch
+):
     q, k, v, mask = _inputs(positions, kv_positions, seed=positions * 100 + kv_positions)
     arguments = dict(
         q=q, k=k, v=v, head_count_attn=HEADS, cache_quantizer=None,
         attention_kernel=SHARKTANK_ATTENTION_KERNEL, fake_quant=False, mask=mask,
     )
     expected = _attention(PagedGQAttention).attention(**arguments)
+    calls = []
+    for name in ("one", "many"):
+        function = getattr(grouped_attention, f"_{name}_query_attention")
+        monkeypatch.setattr(
+            grouped_attention, f"_{name}_query_attention",
+            lambda *args, _name=name, _function=function: calls.append(_name) or _function(*args),
+        )
     grouped = _attention(GroupedQueryAttention).attention(**arguments)
+    assert calls == [form]
     assert grouped.shape == expected.shape == (1, HEADS, positions, DIM)
     torch.testing.assert_close(grouped, expected, rtol=1e-6, atol=1e-6)
     # Each query head really reads its own key/value head: permuting the kv heads changes it.
