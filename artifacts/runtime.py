@@ -11,6 +11,10 @@ The bundle's VMFB holds the functions sharktank's export_paged_llm_v1 writes, fo
     decode_bs1(tokens[1, 1] i64, seq_lens[1] i64, start_positions[1] i64, seq_block_ids[1, B] i64,
                cache[P, E]) -> logits[1, 1, vocab]
 
+and, when exported with --prefill-last-position (export.programs), prefill_last_bs1: prefill_bs1's
+arguments, logits[1, 1, vocab] of the last position only. `generate` prefills with it when the module
+has it; `prefill_logits` always calls prefill_bs1.
+
 The weights are not in the VMFB: they are named parameters (scope "model") that an io_parameters
 module serves from the bundle's IRPA file.
 
@@ -50,6 +54,7 @@ BATCH_SIZE = 1
 # creates.
 DEFAULT_TASK_WORKER_SPIN_US = 100
 PREFILL_FUNCTION = f"prefill_bs{BATCH_SIZE}"
+PREFILL_LAST_FUNCTION = f"prefill_last_bs{BATCH_SIZE}"
 DECODE_FUNCTION = f"decode_bs{BATCH_SIZE}"
 
 
@@ -117,6 +122,9 @@ class LlmRuntime:
         self._context.add_vm_modules([parameters_module, model_module])
         functions = self._context.modules[model_module.name]
         self._prefill = functions[PREFILL_FUNCTION]
+        self._prefill_last = (
+            functions[PREFILL_LAST_FUNCTION] if PREFILL_LAST_FUNCTION in model_module.function_names else None
+        )
         self._decode = functions[DECODE_FUNCTION]
 
         pool_pages = cache_pages if cache_pages is not None else kv_cache.default_pool_pages(self.model_config)
@@ -215,18 +223,18 @@ class LlmRuntime:
             return np.log(np.maximum(values, np.finfo(np.float32).tiny))
         return values
 
-    def _run_prefill(self, ids: Sequence[int], pages: Sequence[int]) -> np.ndarray:
-        """Runs prefill over `ids` into `pages`; returns the output for every position of `ids`."""
+    def _run_prefill(self, ids: Sequence[int], pages: Sequence[int], last_only: bool = False) -> np.ndarray:
+        """Runs prefill over `ids` into `pages`; returns the output for every position of `ids`, or
+        with `last_only` (and a module that has prefill_last_bs1) for the last position only."""
         stride = self.model_config.block_seq_stride
         block_count = kv_cache.pages_for_positions(self.model_config, len(ids))
         tokens = np.zeros((BATCH_SIZE, block_count * stride), dtype=np.int64)
         tokens[0, : len(ids)] = ids
         seq_lens = np.array([len(ids)], dtype=np.int64)
         seq_block_ids = np.array([pages[:block_count]], dtype=np.int64)
-        logits = self._prefill(tokens, seq_lens, seq_block_ids, self._cache).to_host()
-        if logits.shape[1] == 1:  # exported with --prefill-final-logits: only the last position
-            return logits[0]
-        return logits[0, : len(ids)]
+        if last_only and self._prefill_last is not None:
+            return self._prefill_last(tokens, seq_lens, seq_block_ids, self._cache).to_host()[0]
+        return self._prefill(tokens, seq_lens, seq_block_ids, self._cache).to_host()[0, : len(ids)]
 
     def _run_decode(self, token: int, position: int, pages: Sequence[int]) -> np.ndarray:
         """Runs one decode step of `token` at `position`; returns its logits row."""
@@ -241,8 +249,7 @@ class LlmRuntime:
         return logits[0, 0]
 
     def prefill_logits(self, prompt_ids: Sequence[int]) -> np.ndarray:
-        """float32 logits [len(prompt_ids), vocab] of prefill over `prompt_ids` (for tests); when the
-        bundle was exported with final logits only, [1, vocab] for the last position."""
+        """float32 logits [len(prompt_ids), vocab] of prefill (prefill_bs1) over `prompt_ids` (for tests)."""
         ids = self._check_prompt(prompt_ids)
         self._check_fits(len(ids), 0)
         pages = self._pages.allocate(kv_cache.pages_for_positions(self.model_config, len(ids)))
@@ -284,7 +291,7 @@ class LlmRuntime:
 
         pages = self._pages.allocate(kv_cache.pages_for_positions(self.model_config, len(ids) + max_new_tokens))
         try:
-            logits = self._as_logits(self._run_prefill(ids, pages)[-1])
+            logits = self._as_logits(self._run_prefill(ids, pages, last_only=True)[-1])
             generated: list[int] = []
             while True:
                 token = sampling.select_token(logits, temperature, rng)

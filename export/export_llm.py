@@ -5,11 +5,12 @@
         [--bs-prefill 1] [--bs-decode 1] [--attention-kernel torch] [--block-seq-stride 32] \\
         [--context-length N] [--device-block-count N] [--activation-dtype float16] \\
         [--weight-dtype keep|float16|float32|bfloat16] [--fuse-qkv] [--fuse-gate-up]
-        [--half-split-rope]
+        [--half-split-rope] [--prefill-last-position]
 
 The checkpoint is read and checked (export.checkpoint), saved as IRPA, loaded back from that IRPA
 (so the MLIR's parameter names are exactly the IRPA's keys, scope "model"), and exported in-process
-with sharktank's `export_llm_v1` (functions prefill_bs<N> and decode_bs<N>, paged KV cache).
+(export.programs: sharktank's paged model, functions prefill_bs<N> and decode_bs<N> as sharktank's
+export_paged_llm_v1 writes them, paged KV cache).
 model_config.json is sharktank's ServiceConfig, the format shortfin reads. The three outputs are
 written to temporary files next to their destinations and renamed into place only when all three
 are complete. Two runs with the same inputs give byte-identical files.
@@ -33,6 +34,11 @@ unchanged (q and k are permuted alike along the dimension their dot product sums
 rotary embedding writes the rotate-half layout either way), but the rotary embedding reads two
 contiguous halves instead of two strided slices, which IREE copies in separate dispatches (four per
 block). A checkpoint already in the rotate-half layout (Hugging Face) is left as it is.
+
+--prefill-last-position also exports prefill_last_bs<N>: the same prefill, but only each sequence's
+last position goes through the output norm and projection, and it returns logits [N, 1, vocab]. The
+runtime generates with it when the module has it (faster long prompts, no logits of every position
+in memory); prefill_bs<N> stays for callers that need every position's logits (the parity tests).
 """
 
 from __future__ import annotations
@@ -92,6 +98,8 @@ class ExportOptions:
     fuse_gate_up: bool = False
     # q/k rows in the rotate-half rotary layout (needs dense weights when the checkpoint is GGUF).
     half_split_rope: bool = False
+    # Also export prefill_last_bs<N>, which computes the logits of each sequence's last position only.
+    prefill_last_position: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -173,6 +181,16 @@ def with_dense_weights(dataset: Dataset, dtype: torch.dtype) -> Dataset:
     return Dataset(properties=dataset.properties, root_theta=Theta(tensors))
 
 
+def _dense_data(tensor: InferenceTensor, name: str, option: str) -> torch.Tensor:
+    """The data of `tensor` (named `name`), which `option` rearranges and so needs dense."""
+    if isinstance(tensor, QuantizedTensor):
+        raise ExportOptionError(
+            f"{option} rearranges {name}, which is stored as quantized blocks; "
+            "add --weight-dtype=float16 (or another dtype)."
+        )
+    return tensor.as_torch()
+
+
 _QKV_PROJECTION = re.compile(r"^(blk\.\d+)\.attn_q\.(weight|bias)$")
 
 
@@ -190,13 +208,8 @@ def with_fused_qkv(dataset: Dataset) -> Dataset:
         missing = [part for part in parts if part not in tensors]
         if missing:
             raise ExportOptionError(f"--fuse-qkv: the checkpoint has {name} but not {missing}.")
-        if any(isinstance(tensors[part], QuantizedTensor) for part in parts):
-            raise ExportOptionError(
-                f"--fuse-qkv needs dense weights, and {block}'s projections are quantized blocks; "
-                "add --weight-dtype=float16 (or another dtype)."
-            )
         fused_name = f"{block}.attn.wqkv.{kind}"
-        data = torch.cat([tensors.pop(part).as_torch() for part in parts], dim=0)
+        data = torch.cat([_dense_data(tensors.pop(part), part, "--fuse-qkv") for part in parts], dim=0)
         fused[fused_name] = DefaultPrimitiveTensor(name=fused_name, data=data.contiguous())
     if not fused:
         raise ExportOptionError("--fuse-qkv: the checkpoint has no blk.N.attn_q weights to fuse.")
@@ -224,13 +237,7 @@ def with_half_split_rope(dataset: Dataset) -> Dataset:
         match = _ROTARY_PROJECTION.match(name)
         if not match:
             continue
-        tensor = tensors[name]
-        if isinstance(tensor, QuantizedTensor):
-            raise ExportOptionError(
-                f"--half-split-rope reorders rows of {name}, which is stored as quantized blocks; "
-                "add --weight-dtype=float16 (or another dtype)."
-            )
-        data = tensor.as_torch()
+        data = _dense_data(tensors[name], name, "--half-split-rope")
         heads = head_counts[match.group(1)]
         head_dim = data.shape[0] // heads
         if rope_dimensions is not None and int(rope_dimensions) != head_dim:
@@ -248,13 +255,14 @@ def with_half_split_rope(dataset: Dataset) -> Dataset:
 
 def _export_from_irpa(irpa_path: Path, options: ExportOptions, device_block_count: int):
     """Runs sharktank's paged LLM export on the dataset saved at `irpa_path`."""
-    from sharktank.examples.export_paged_llm_v1 import export_llm_v1
     from sharktank.layers.configs import LlamaModelConfig
     from sharktank.models.llm import PagedLlmModelV1
     from sharktank.models.llm.config import ExportConfig
+    from sharktank.models.llm.export import build_service_config
 
     from export.grouped_attention import GroupedAttentionLlmModel, SHARKTANK_ATTENTION_KERNEL
     from export.fused_gate_up import use_fused_gate_up
+    from export.programs import export_programs
     from export.rotary_without_slices import use_rotate_half_without_slices
     from sharktank.types import Dataset
 
@@ -281,20 +289,19 @@ def _export_from_irpa(irpa_path: Path, options: ExportOptions, device_block_coun
         bs_decode=list(options.decode_batch_sizes),
     )
 
-    def build_model(theta: Theta, config: LlamaModelConfig) -> PagedLlmModelV1:
-        model = model_class(theta, config)
-        if options.half_split_rope:
-            use_rotate_half_without_slices(model)
-        if options.fuse_gate_up:
-            use_fused_gate_up(model)
-        return model
-
-    return export_llm_v1(
-        llama_config=llama_config,
-        theta=dataset.root_theta,
-        export_config=export_config,
-        modelClass=build_model,
+    model = model_class(dataset.root_theta, llama_config)
+    if options.half_split_rope:
+        use_rotate_half_without_slices(model)
+    if options.fuse_gate_up:
+        use_fused_gate_up(model)
+    exported = export_programs(
+        model,
+        export_config,
+        options.prefill_batch_sizes,
+        options.decode_batch_sizes,
+        last_position_prefill=options.prefill_last_position,
     )
+    return exported, build_service_config(llama_config, export_config=export_config, kv_cache=model.cache)
 
 
 def _check_options(options: ExportOptions) -> None:
@@ -408,6 +415,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(needs dense weights)")
     parser.add_argument("--fuse-gate-up", action="store_true",
                         help="one gate-and-up matmul per feed-forward block instead of two")
+    parser.add_argument("--prefill-last-position", action="store_true",
+                        help="also export prefill_last_bs<N>, a prefill that computes the logits "
+                        "of each sequence's last position only (what generation needs)")
     return parser
 
 
@@ -427,6 +437,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         fuse_qkv=args.fuse_qkv,
         half_split_rope=args.half_split_rope,
         fuse_gate_up=args.fuse_gate_up,
+        prefill_last_position=args.prefill_last_position,
     )
     outputs = ExportOutputs(
         mlir=args.output_mlir, irpa=args.output_irpa, config=args.output_config

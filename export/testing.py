@@ -254,13 +254,15 @@ class ExportedModelRunner:
             )
         return np.arange(pages, dtype=np.int64)[None, :]
 
-    def prefill(self, tokens: list[int]) -> np.ndarray:
-        """Logits [len(tokens), vocab] (float32) of a prompt; fills the KV cache."""
+    def prefill(self, tokens: list[int], function: str = "prefill_bs1") -> np.ndarray:
+        """Logits [len(tokens), vocab] (float32) of a prompt; fills the KV cache. With
+        function="prefill_last_bs1" (exported with --prefill-last-position): [1, vocab], the last
+        position's."""
         page_ids = self._page_ids(len(tokens))
         padded = np.zeros((1, page_ids.shape[1] * self.block_seq_stride), dtype=np.int64)
         padded[0, : len(tokens)] = tokens
         seq_lens = np.array([len(tokens)], dtype=np.int64)
-        logits = self._module["prefill_bs1"](padded, seq_lens, page_ids, self._cache)
+        logits = self._module[function](padded, seq_lens, page_ids, self._cache)
         return np.asarray(logits.to_host())[0, : len(tokens)].astype(np.float32)
 
     def decode(self, token: int, position: int) -> np.ndarray:

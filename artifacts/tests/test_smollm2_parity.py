@@ -13,7 +13,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from artifacts import bundle
+from artifacts import bundle, kv_cache
 from artifacts.kv_cache import CacheCapacityError
 from artifacts.runtime import load_bundle
 from tools import shipped_model_files
@@ -110,6 +110,20 @@ def test_prefill_logits_match_transformers(runtime, reference_model, prompt_ids)
     relative_error = np.linalg.norm(logits - expected, axis=-1) / np.linalg.norm(expected, axis=-1)
     assert relative_error.max() < 0.02, relative_error
     assert np.array_equal(logits.argmax(-1), expected.argmax(-1))
+
+
+def test_generation_prefills_with_the_last_position_function(runtime, prompt_ids):
+    # The bundle is exported with --prefill-last-position: generate() prefills with prefill_last_bs1
+    # (which the greedy parity test above covers), the logits tests with prefill_bs1.
+    assert runtime._prefill_last is not None
+    pages = runtime._pages.allocate(kv_cache.pages_for_positions(runtime.model_config, len(prompt_ids)))
+    try:
+        last = runtime._run_prefill(prompt_ids, pages, last_only=True)
+        every = runtime._run_prefill(prompt_ids, pages)
+    finally:
+        runtime._pages.release(pages)
+    assert last.shape == (1, every.shape[1])
+    np.testing.assert_allclose(last[0], every[-1], rtol=0, atol=2**-8)
 
 
 def test_generation_stops_at_the_bundle_stop_token(runtime, prompt_ids, reference_tokens):

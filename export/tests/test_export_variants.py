@@ -7,7 +7,8 @@
   rotary embedding without slices (what the SmolLM2 CPU bundle uses; this Hugging Face checkpoint is already in the
   rotate-half layout), against transformers and against "decomposed" with separate projections,
   whose arithmetic it repeats with the query heads batched per key/value head, one matmul for q, k
-  and v, and decode attention as products summed over the cached pages;
+  and v, and decode attention as products summed over the cached pages; its prefill_last_bs1
+  (--prefill-last-position) against its prefill_bs1's last row, and the cache it leaves behind;
 - bfloat16 activations and KV cache.
 """
 
@@ -56,7 +57,7 @@ def test_grouped_attention_and_fused_qkv_match_transformers_and_decomposed(tmp_p
     grouped = testing.export_and_compile(
         checkpoint, tmp_path / "grouped",
         "--attention-kernel", "grouped", "--fuse-qkv", "--fuse-gate-up", "--half-split-rope",
-        *flags,
+        "--prefill-last-position", *flags,
     )
     assert "attn.wqkv.bias" in (tmp_path / "grouped" / "model.mlir").read_text()
     testing.assert_matches_reference(
@@ -76,6 +77,17 @@ def test_grouped_attention_and_fused_qkv_match_transformers_and_decomposed(tmp_p
         grouped.decode(PROMPT[0], position), decomposed.decode(PROMPT[0], position),
         rtol=0, atol=2**-8,
     )
+    # prefill_last_bs1 fills the same cache and projects the last position's hidden state alone (one
+    # row through the output matmul instead of a tile of rows: float16 logits may differ by a step).
+    for length in (3, 16, 29, 40):
+        every = grouped.prefill(long_prompt[:length])
+        last = grouped.prefill(long_prompt[:length], function="prefill_last_bs1")
+        assert last.shape == (1, every.shape[1])
+        np.testing.assert_allclose(last[0], every[-1], rtol=0, atol=2**-8)
+        decomposed.prefill(long_prompt[:length])
+        np.testing.assert_allclose(
+            grouped.decode(PROMPT[0], length), decomposed.decode(PROMPT[0], length), rtol=0, atol=2**-8
+        )
 
 
 def test_bfloat16_matches_transformers(tmp_path: Path):

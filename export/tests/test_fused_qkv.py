@@ -65,7 +65,7 @@ def test_quantized_projections_ask_for_a_weight_dtype():
     tensors["blk.0.attn_k.weight"] = quantizer.quantize(
         tensors["blk.0.attn_k.weight"].as_torch(), name="blk.0.attn_k.weight"
     )
-    with pytest.raises(ExportOptionError, match="--weight-dtype"):
+    with pytest.raises(ExportOptionError, match=r"--fuse-qkv .*blk\.0\.attn_k\.weight.*--weight-dtype"):
         with_fused_qkv(Dataset(properties=dict(PROPERTIES), root_theta=Theta(tensors)))
 
 
