@@ -35,21 +35,8 @@ def _inputs(positions: int, kv_positions: int, seed: int):
     return q, k, v, mask
 
 
-# (query positions, cached positions, the form expected): one query over whole pages (the cache's
-# stride is 16 here) takes the decode form, anything else the transposed-scores form.
-@pytest.mark.parametrize(
-    "positions, kv_positions, form",
-    [(5, 5, "many"), (1, 7, "many"), (1, 48, "one"), (3, 12, "many")],
-)
-def test_grouped_equals_sharktank_decomposed(
-    positions: int, kv_positions: int, form: str, monkeypatch
-):
-    q, k, v, mask = _inputs(positions, kv_positions, seed=positions * 100 + kv_positions)
-    arguments = dict(
-        q=q, k=k, v=v, head_count_attn=HEADS, cache_quantizer=None,
-        attention_kernel=SHARKTANK_ATTENTION_KERNEL, fake_quant=False, mask=mask,
-    )
-    expected = _attention(PagedGQAttention).attention(**arguments)
+def _spy_on_forms(monkeypatch) -> list[str]:
+    """Records which form ("one": decode over cached pages, "many": transposed scores) computes."""
     calls = []
     for name in ("one", "many"):
         function = getattr(grouped_attention, f"_{name}_query_attention")
@@ -57,8 +44,22 @@ def test_grouped_equals_sharktank_decomposed(
             grouped_attention, f"_{name}_query_attention",
             lambda *args, _name=name, _function=function: calls.append(_name) or _function(*args),
         )
+    return calls
+
+
+# (query positions, cached positions): keys and values handed over directly (as prefill does)
+# take the transposed-scores form; decode over the cache is test_decode_over_the_cache_...
+@pytest.mark.parametrize("positions, kv_positions", [(5, 5), (1, 7), (1, 48), (3, 12)])
+def test_grouped_equals_sharktank_decomposed(positions: int, kv_positions: int, monkeypatch):
+    q, k, v, mask = _inputs(positions, kv_positions, seed=positions * 100 + kv_positions)
+    arguments = dict(
+        q=q, k=k, v=v, head_count_attn=HEADS, cache_quantizer=None,
+        attention_kernel=SHARKTANK_ATTENTION_KERNEL, fake_quant=False, mask=mask,
+    )
+    expected = _attention(PagedGQAttention).attention(**arguments)
+    calls = _spy_on_forms(monkeypatch)
     grouped = _attention(GroupedQueryAttention).attention(**arguments)
-    assert calls == [form]
+    assert calls == ["many"]
     assert grouped.shape == expected.shape == (1, HEADS, positions, DIM)
     torch.testing.assert_close(grouped, expected, rtol=1e-6, atol=1e-6)
     # Each query head really reads its own key/value head: permuting the kv heads changes it.
@@ -78,4 +79,41 @@ def test_unsupported_cases_fall_back_to_sharktank():
         _attention(GroupedQueryAttention).attention(**arguments),
         _attention(PagedGQAttention).attention(**arguments),
         rtol=0, atol=0,
+    )
+
+
+def test_decode_over_the_cache_equals_sharktank_and_values_are_stored_transposed(monkeypatch):
+    # Prefill writes 48 positions into pages 2, 0, 3 (stride 16), a decode step writes position 40
+    # again; then one query attends over the cache, read back by each class from its own cache.
+    _, k, v, _ = _inputs(1, 48, seed=7)
+    q, k_new, v_new, _ = _inputs(1, 1, seed=8)
+    page_ids = torch.tensor([[2, 0, 3]])
+    position = torch.tensor([40])
+    mask = torch.zeros(1, 1, 1, 48)
+    mask[..., 41:] = float("-inf")
+    results, tables = {}, {}
+    for cls in (PagedGQAttention, GroupedQueryAttention):
+        attention = _attention(cls)
+        state = attention.allocate(page_count=4)
+        attention.write(state, [k, v], transformer_block_index=0, page_ids=page_ids)
+        attention.write_timestep(
+            state, [k_new, v_new], transformer_block_index=0, seq_positions=position, page_ids=page_ids
+        )
+        cached_k, cached_v = attention.read(state, transformer_block_index=0, page_ids=page_ids)
+        calls = _spy_on_forms(monkeypatch)
+        results[cls] = attention.attention(
+            q=q, k=cached_k, v=cached_v, head_count_attn=HEADS, cache_quantizer=None,
+            attention_kernel=SHARKTANK_ATTENTION_KERNEL, fake_quant=False, mask=mask,
+        )
+        tables[cls] = attention.kv_cache.unflatten_page_table(state)  # [pages, 1, 2, heads, 16, dim]
+    assert calls == ["one"]
+    torch.testing.assert_close(results[GroupedQueryAttention], results[PagedGQAttention], rtol=1e-6, atol=1e-6)
+    sharktank_table, grouped_table = tables[PagedGQAttention], tables[GroupedQueryAttention]
+    # Keys in sharktank's [positions, dim] slots, values in [dim, positions] slots, same numbers.
+    torch.testing.assert_close(grouped_table[:, :, 0], sharktank_table[:, :, 0], rtol=0, atol=0)
+    transposed = sharktank_table[:, :, 1].transpose(-2, -1).reshape(grouped_table[:, :, 1].shape)
+    torch.testing.assert_close(grouped_table[:, :, 1], transposed, rtol=0, atol=0)
+    # The decode step's value landed at position 40: page 3 (third in the table), offset 8.
+    torch.testing.assert_close(
+        grouped_table[3, 0, 1].flatten(-2).unflatten(-1, (DIM, 16))[..., 8], v_new[0, 0], rtol=0, atol=0
     )

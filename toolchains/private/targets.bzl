@@ -25,8 +25,9 @@ _LLVM_CPU = [
 # query heads batched per key/value head, so K and V are not repeated per query head: SmolLM2 decode
 # 62-80 -> 75-101 tok/s in six back-to-back pairs, greedy tokens unchanged. Its decode sums products
 # over the cached pages instead of packing them for matmuls (1.73x faster decode steps after 1500
-# tokens) and its prefill computes the scores transposed (512-token prefill 1.43 -> 0.99 s)
-# (docs/performance.md, sections 4, 6 and 7).
+# tokens), its value cache stores [dim, position] per page and head so that sum reads contiguous
+# memory (a further 21% after 1500 tokens), and its prefill computes the scores transposed
+# (512-token prefill 1.43 -> 0.99 s) (docs/performance.md, sections 4, 6, 7 and 8).
 _LLVM_CPU_EXPORT = ["--attention-kernel=grouped"]
 
 IREE_TARGETS = {
