@@ -5,7 +5,7 @@
         [--bs-prefill 1] [--bs-decode 1] [--attention-kernel torch] [--block-seq-stride 32] \\
         [--context-length N] [--device-block-count N] [--activation-dtype float16] \\
         [--weight-dtype keep|float16|float32|bfloat16] [--fuse-qkv] [--fuse-gate-up]
-        [--half-split-rope] [--prefill-last-position]
+        [--half-split-rope] [--prefill-last-position] [--q4-1-decode-kernel]
 
 The checkpoint is read and checked (export.checkpoint), saved as IRPA, loaded back from that IRPA
 (so the MLIR's parameter names are exactly the IRPA's keys, scope "model"), and exported in-process
@@ -39,6 +39,11 @@ block). A checkpoint already in the rotate-half layout (Hugging Face) is left as
 last position goes through the output norm and projection, and it returns logits [N, 1, vocab]. The
 runtime generates with it when the module has it (faster long prompts, no logits of every position
 in memory); prefill_bs<N> stays for callers that need every position's logits (the parity tests).
+
+--q4-1-decode-kernel also stores the checkpoint's Q4_1 matrix weights as their blocks (three planes
+next to each dense weight, export.q4_1_matvec), and decode_bs1 multiplies its one row by them with a
+hand-written IREE dispatch that reads 0.625 bytes per weight instead of 2. Prefill keeps the dense
+weights (it needs --weight-dtype=float16). llvm-cpu targets only.
 """
 
 from __future__ import annotations
@@ -100,6 +105,8 @@ class ExportOptions:
     half_split_rope: bool = False
     # Also export prefill_last_bs<N>, which computes the logits of each sequence's last position only.
     prefill_last_position: bool = False
+    # Decode multiplies by the checkpoint's Q4_1 blocks with export.q4_1_matvec (llvm-cpu only).
+    q4_1_decode_kernel: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,8 +134,14 @@ def export_checkpoint(
             )
     _check_options(options)
     dataset = load_checkpoint(checkpoint, dtype=options.activation_dtype)
+    q4_1_planes = _q4_1_planes(dataset) if options.q4_1_decode_kernel else {}
     if options.weight_dtype is not None:
         dataset = with_dense_weights(dataset, options.weight_dtype)
+    if q4_1_planes:
+        dataset = Dataset(
+            properties=dataset.properties,
+            root_theta=Theta({**dataset.root_theta.flatten(), **q4_1_planes}),
+        )
     if options.half_split_rope:
         dataset = with_half_split_rope(dataset)
     if options.fuse_qkv:
@@ -181,6 +194,22 @@ def with_dense_weights(dataset: Dataset, dtype: torch.dtype) -> Dataset:
     return Dataset(properties=dataset.properties, root_theta=Theta(tensors))
 
 
+def _q4_1_planes(dataset: Dataset) -> dict[str, InferenceTensor]:
+    """The Q4_1 planes (export.q4_1_matvec) of every matrix weight `dataset` stores as Q4_1 blocks."""
+    from export.q4_1_matvec import q4_1_planes_of
+
+    planes: dict[str, InferenceTensor] = {}
+    for name, tensor in dataset.root_theta.flatten().items():
+        for plane_name, data in q4_1_planes_of(name, tensor).items():
+            planes[plane_name] = DefaultPrimitiveTensor(name=plane_name, data=data)
+    if not planes:
+        raise ExportOptionError(
+            "--q4-1-decode-kernel: the checkpoint stores no matrix weight as Q4_1 blocks; "
+            "export a Q4_1 GGUF or drop the option."
+        )
+    return planes
+
+
 def _dense_data(tensor: InferenceTensor, name: str, option: str) -> torch.Tensor:
     """The data of `tensor` (named `name`), which `option` rearranges and so needs dense."""
     if isinstance(tensor, QuantizedTensor):
@@ -191,7 +220,9 @@ def _dense_data(tensor: InferenceTensor, name: str, option: str) -> torch.Tensor
     return tensor.as_torch()
 
 
-_QKV_PROJECTION = re.compile(r"^(blk\.\d+)\.attn_q\.(weight|bias)$")
+# The tensors of a projection that --fuse-qkv and --half-split-rope rearrange by rows.
+_PROJECTION_TENSORS = "weight|bias|q4_1_codes|q4_1_scales|q4_1_offsets"
+_QKV_PROJECTION = re.compile(rf"^(blk\.\d+)\.attn_q\.({_PROJECTION_TENSORS})$")
 
 
 def with_fused_qkv(dataset: Dataset) -> Dataset:
@@ -216,7 +247,7 @@ def with_fused_qkv(dataset: Dataset) -> Dataset:
     return Dataset(properties=dataset.properties, root_theta=Theta({**tensors, **fused}))
 
 
-_ROTARY_PROJECTION = re.compile(r"^blk\.\d+\.attn_(q|k)\.(weight|bias)$")
+_ROTARY_PROJECTION = re.compile(rf"^blk\.\d+\.attn_(q|k)\.({_PROJECTION_TENSORS})$")
 
 
 def with_half_split_rope(dataset: Dataset) -> Dataset:
@@ -254,7 +285,8 @@ def with_half_split_rope(dataset: Dataset) -> Dataset:
 
 
 def _export_from_irpa(irpa_path: Path, options: ExportOptions, device_block_count: int):
-    """Runs sharktank's paged LLM export on the dataset saved at `irpa_path`."""
+    """Builds sharktank's paged model from the dataset saved at `irpa_path` (with the options' module
+    swaps) and traces its functions (export.programs); returns them and the service config."""
     from sharktank.layers.configs import LlamaModelConfig
     from sharktank.models.llm import PagedLlmModelV1
     from sharktank.models.llm.config import ExportConfig
@@ -263,6 +295,7 @@ def _export_from_irpa(irpa_path: Path, options: ExportOptions, device_block_coun
     from export.grouped_attention import GroupedAttentionLlmModel, SHARKTANK_ATTENTION_KERNEL
     from export.fused_gate_up import use_fused_gate_up
     from export.programs import export_programs
+    from export.q4_1_matvec import use_q4_1_decode_kernel
     from export.rotary_without_slices import use_rotate_half_without_slices
     from sharktank.types import Dataset
 
@@ -294,12 +327,15 @@ def _export_from_irpa(irpa_path: Path, options: ExportOptions, device_block_coun
         use_rotate_half_without_slices(model)
     if options.fuse_gate_up:
         use_fused_gate_up(model)
+    if options.q4_1_decode_kernel:
+        use_q4_1_decode_kernel(model)
     exported = export_programs(
         model,
         export_config,
         options.prefill_batch_sizes,
         options.decode_batch_sizes,
         last_position_prefill=options.prefill_last_position,
+        q4_1_decode_kernel=options.q4_1_decode_kernel,
     )
     return exported, build_service_config(llama_config, export_config=export_config, kv_cache=model.cache)
 
@@ -315,6 +351,13 @@ def _check_options(options: ExportOptions) -> None:
     if options.attention_kernel not in ATTENTION_KERNELS:
         raise ExportOptionError(
             f"attention kernel {options.attention_kernel!r} is not one of {ATTENTION_KERNELS}."
+        )
+    if options.q4_1_decode_kernel and (
+        options.weight_dtype != torch.float16 or options.activation_dtype != torch.float16
+    ):
+        raise ExportOptionError(
+            "--q4-1-decode-kernel multiplies float16 activations and keeps dense weights for "
+            "prefill; add --weight-dtype=float16 (and keep --activation-dtype=float16)."
         )
 
 
@@ -418,6 +461,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--prefill-last-position", action="store_true",
                         help="also export prefill_last_bs<N>, a prefill that computes the logits "
                         "of each sequence's last position only (what generation needs)")
+    parser.add_argument("--q4-1-decode-kernel", action="store_true",
+                        help="decode multiplies by the checkpoint's Q4_1 blocks with a hand-written "
+                        "dispatch (llvm-cpu only; needs --weight-dtype=float16)")
     return parser
 
 
@@ -438,6 +484,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         half_split_rope=args.half_split_rope,
         fuse_gate_up=args.fuse_gate_up,
         prefill_last_position=args.prefill_last_position,
+        q4_1_decode_kernel=args.q4_1_decode_kernel,
     )
     outputs = ExportOutputs(
         mlir=args.output_mlir, irpa=args.output_irpa, config=args.output_config

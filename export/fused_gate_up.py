@@ -9,7 +9,8 @@ packed at build time it becomes one packed parameter), so the checkpoint and the
     prod(where([is gate, is up], silu(x), x), over the size-2 axis) = silu(gate) * up
 
 so no slice of the product is copied (IREE copies a non-contiguous slice in a dispatch of its own).
-Only the 1.0 * silu(gate) of the product's first step is added, which is exact.
+Only the 1.0 * silu(gate) of the product's first step is added, which is exact. With
+--q4-1-decode-kernel, decode's product reads the two layers' Q4_1 planes, concatenated, in one dispatch.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from sharktank import ops
 from sharktank.layers.ffn_block import FFN
 from sharktank.layers.linear import LinearLayer
 from sharktank.types.tensors import DefaultPrimitiveTensor, unbox_tensor
+
+from export.q4_1_matvec import Q4_1DecodeLinear, q4_1_product
 
 
 def _plain(linear: LinearLayer) -> bool:
@@ -49,8 +52,15 @@ class FusedGateUpFFN(FFN):
         gate_weight = unbox_tensor(self.ffn_gate.weight)
         up_weight = unbox_tensor(self.ffn_up.weight)
         hidden = gate_weight.shape[0]
-        weight = torch.cat([gate_weight, up_weight], dim=0)
-        gate_up = unbox_tensor(ops.linear(unbox_tensor(h), weight)).unflatten(-1, (2, hidden))
+        if all(
+            isinstance(linear, Q4_1DecodeLinear) and linear.uses_kernel_for(h)
+            for linear in (self.ffn_gate, self.ffn_up)
+        ):
+            gate_up = q4_1_product(h, [self.ffn_gate, self.ffn_up])
+        else:
+            weight = torch.cat([gate_weight, up_weight], dim=0)
+            gate_up = unbox_tensor(ops.linear(unbox_tensor(h), weight))
+        gate_up = gate_up.unflatten(-1, (2, hidden))
         is_gate = torch.tensor([True, False]).view(2, 1)
         activated = torch.where(is_gate, F.silu(gate_up), gate_up)
         return self.ffn_down(activated.prod(dim=-2))

@@ -122,12 +122,14 @@ def write_llama_gguf_from_hf(
     gguf_path: str | Path,
     *,
     token_embedding_type: str = "Q8_0",
+    matrix_type: str = "F32",
 ) -> Path:
     """Writes a Llama GGUF file holding the weights of a Hugging Face Llama checkpoint.
 
     q/k rows are permuted to the interleaved layout, the embedding is stored as
-    `token_embedding_type` ("F32", "F16" or "Q8_0"), other matrices as F32, and `output.weight`
-    is left out when the checkpoint ties its embeddings, as in SmolLM2's GGUF.
+    `token_embedding_type` ("F32", "F16" or "Q8_0"), the blocks' projection matrices as
+    `matrix_type` ("F32" or a block type such as "Q4_1", as in SmolLM2's GGUF), and `output.weight`
+    (F32) is left out when the checkpoint ties its embeddings, as in SmolLM2's GGUF.
     """
     import gguf
     from safetensors.numpy import load_file
@@ -165,7 +167,7 @@ def write_llama_gguf_from_hf(
                 data = permute_for_interleaved_rope(data, heads)
             elif local == "attn_k":
                 data = permute_for_interleaved_rope(data, kv_heads)
-            add(name, data)
+            add(name, data, "F32" if local.endswith("norm") else matrix_type)
     add("output_norm.weight", weights["model.norm.weight"])
     if not config.get("tie_word_embeddings", False):
         add("output.weight", weights["lm_head.weight"])
