@@ -7,9 +7,9 @@ Runs the same prompts, as the same token ids, through
     skipped),
 each in its own child process (so that each peak RSS is that engine's alone), with the same number of
 threads (--threads, default 2), one after the other. It prints, side by side:
-  - decode tokens/s after the short prompt and after the long one, measured as (N - 1) / (time of
-    generating N tokens - time of generating 1 token), so prefill is not counted in it (after the
-    long prompt each step attends over ~512 cached positions);
+  - decode tokens/s after the short prompt and after the long one: each engine reports every token
+    as it is chosen, and the rate is (N - 1) / (time of the last token - time of the first), so
+    prefill is not counted in it (after the long prompt each step attends over ~512 cached positions);
   - prefill seconds (the time to the first generated token) of a 37-token and a 512-token prompt;
   - the peak RSS of the engine's process (model loaded, every figure measured);
 and each figure's ratio to llama.cpp's when llama.cpp ran, else to transformers'. Each time is the
@@ -44,7 +44,9 @@ PROMPT_TEXT = (
     "a = [1, 2, 3, 4] and b = [4, 3, 2, 1]. "
 )
 
-Generator = Callable[[list[int], int], list[int]]
+# generate(prompt ids, count, on_token) -> the `count` greedy tokens; on_token(token) is called as
+# each token is chosen.
+Generator = Callable[[list[int], int, Callable[[int], None]], list[int]]
 
 
 def prompt_ids(encode: Callable[[str], list[int]], length: int) -> list[int]:
@@ -55,14 +57,14 @@ def prompt_ids(encode: Callable[[str], list[int]], length: int) -> list[int]:
     return encode(text)[:length]
 
 
-def median_seconds(run: Callable[[], object], repeats: int) -> float:
-    """The median wall time of `repeats` calls of `run`."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def timed_generation(generate: Generator, ids: list[int], count: int) -> tuple[list[int], list[float]]:
+    """The tokens of one generation and the seconds from its start at which each was chosen."""
+    start = time.perf_counter()
+    times: list[float] = []
+    tokens = generate(ids, count, lambda token: times.append(time.perf_counter() - start))
+    if len(times) != len(tokens):
+        raise RuntimeError(f"the engine reported {len(times)} tokens but returned {len(tokens)}")
+    return tokens, times
 
 
 def peak_rss_bytes() -> int:
@@ -74,19 +76,23 @@ def measure(generate: Generator, prompts: dict[int, list[int]], new_tokens: int,
     """Prefill seconds per prompt length, decode tokens/s after the shortest and the longest
     prompt, the greedy tokens generated after the shortest, and the peak RSS."""
     shortest, longest = min(prompts), max(prompts)
-    generate(prompts[shortest], 2)  # warm-up: first-call allocations and page faults are not counted
-    prefill = {str(length): median_seconds(lambda ids=ids: generate(ids, 1), repeats) for length, ids in prompts.items()}
-
-    def decode_tok_s(length: int) -> float:
-        full = median_seconds(lambda: generate(prompts[length], new_tokens), repeats)
-        first = prefill[str(length)]
-        return (new_tokens - 1) / (full - first) if full > first else float("nan")
-
+    # warm-up: first-call allocations and page faults are not counted
+    timed_generation(generate, prompts[shortest], 2)
+    prefill_s: dict[str, list[float]] = {str(length): [] for length in prompts}
+    decode_tok_s: dict[str, list[float]] = {str(length): [] for length in prompts}
+    short_prompt_tokens: list[int] = []
+    for _ in range(repeats):
+        for length, ids in prompts.items():
+            tokens, times = timed_generation(generate, ids, new_tokens)
+            if length == shortest:
+                short_prompt_tokens = tokens
+            prefill_s[str(length)].append(times[0])
+            decode_tok_s[str(length)].append((new_tokens - 1) / (times[-1] - times[0]))
     return {
-        "prefill_s": prefill,
-        "decode_tok_s": decode_tok_s(shortest),
-        "decode_long_tok_s": decode_tok_s(longest),
-        "tokens": generate(prompts[shortest], new_tokens),
+        "prefill_s": {length: statistics.median(values) for length, values in prefill_s.items()},
+        "decode_tok_s": statistics.median(decode_tok_s[str(shortest)]),
+        "decode_long_tok_s": statistics.median(decode_tok_s[str(longest)]),
+        "tokens": short_prompt_tokens,
         "peak_rss_bytes": peak_rss_bytes(),
     }
 
@@ -100,7 +106,7 @@ def iree_engine(bundle_dir: Path, gguf: Path, threads: int, driver: Optional[str
     iree.runtime.flags.parse_flags(f"--task_topology_max_group_count={threads}")
     runtime = load_bundle(bundle_dir, driver=driver)
     name = f"iree {runtime.manifest.target}/{runtime.driver}, {threads} threads"
-    return name, lambda ids, count: runtime.generate(ids, count, stop_token_ids=[])
+    return name, lambda ids, count, on_token: runtime.generate(ids, count, stop_token_ids=[], on_token=on_token)
 
 
 def transformers_engine(bundle_dir: Path, gguf: Path, threads: int, driver: Optional[str]) -> tuple[str, Generator]:
@@ -111,13 +117,14 @@ def transformers_engine(bundle_dir: Path, gguf: Path, threads: int, driver: Opti
     model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, torch_dtype=torch.float32)
     model.eval()
 
-    def generate(ids: list[int], count: int) -> list[int]:
+    def generate(ids: list[int], count: int, on_token: Callable[[int], None]) -> list[int]:
         generated = []
         with torch.no_grad():
             output = model(torch.tensor([ids]), use_cache=True)
             while True:
                 token = int(torch.argmax(output.logits[0, -1]))
                 generated.append(token)
+                on_token(token)
                 if len(generated) == count:
                     return generated
                 output = model(torch.tensor([[token]]), past_key_values=output.past_key_values, use_cache=True)
@@ -130,11 +137,12 @@ def llama_cpp_engine(bundle_dir: Path, gguf: Path, threads: int, driver: Optiona
 
     model = llama_cpp.Llama(model_path=str(gguf), n_ctx=2048, n_threads=threads, n_threads_batch=threads, verbose=False)
 
-    def generate(ids: list[int], count: int) -> list[int]:
+    def generate(ids: list[int], count: int, on_token: Callable[[int], None]) -> list[int]:
         model.reset()
         generated = []
         for token in model.generate(ids, temp=0.0, top_k=1, reset=True):
             generated.append(int(token))
+            on_token(int(token))
             if len(generated) == count:
                 return generated
         return generated

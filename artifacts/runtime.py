@@ -4,7 +4,8 @@
     prompt = runtime.encode_chat([{"role": "user", "content": "What is the capital of France?"}])
     answer = runtime.decode(runtime.generate(prompt, max_new_tokens=64))
 
-The bundle's VMFB holds the functions sharktank's export_paged_llm_v1 writes, for batch size 1:
+The bundle's VMFB holds the functions of sharktank's export_paged_llm_v1 protocol (traced by
+export.programs), for batch size 1:
 
     prefill_bs1(tokens[1, L] i64, seq_lens[1] i64, seq_block_ids[1, L / stride] i64, cache[P, E])
         -> logits[1, L, vocab]
@@ -31,7 +32,7 @@ tensorized tokenizer (tokenizer.vmfb) will later sit behind.
 
 import mmap
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 import iree.runtime
 import numpy as np
@@ -265,6 +266,7 @@ class LlmRuntime:
         stop_token_ids: Optional[Iterable[int]] = None,
         seed: Optional[int] = None,
         temperature: float = 0.0,
+        on_token: Optional[Callable[[int], None]] = None,
     ) -> list[int]:
         """Generates up to `max_new_tokens` tokens after `prompt_ids`.
 
@@ -275,6 +277,7 @@ class LlmRuntime:
             generation.json stop tokens; pass [] to never stop early.
           seed: the seed of the sampler (only used when temperature > 0).
           temperature: 0 for greedy decoding (the default); > 0 samples from softmax(logits / T).
+          on_token: called with each new token id as soon as it is chosen (streaming).
         Returns:
           The new token ids; when generation stopped at a stop token, that token is the last one.
         Raises:
@@ -296,6 +299,8 @@ class LlmRuntime:
             while True:
                 token = sampling.select_token(logits, temperature, rng)
                 generated.append(token)
+                if on_token is not None:
+                    on_token(token)
                 if token in stop or len(generated) == max_new_tokens:
                     return generated
                 logits = self._as_logits(self._run_decode(token, len(ids) + len(generated) - 1, pages))

@@ -96,7 +96,9 @@ def test_local_sync_driver_gives_the_same_tokens(toy, prompt_ids, reference_toke
 def test_generation_stops_at_a_stop_token(runtime, prompt_ids, reference_tokens):
     stop_token = reference_tokens[5]
     first = reference_tokens.index(stop_token)
-    assert runtime.generate(prompt_ids, NEW_TOKENS, stop_token_ids=[stop_token]) == reference_tokens[: first + 1]
+    streamed = []
+    generated = runtime.generate(prompt_ids, NEW_TOKENS, stop_token_ids=[stop_token], on_token=streamed.append)
+    assert generated == streamed == reference_tokens[: first + 1]
     default_stops = set(runtime.generation.stop_token_ids)
     expected = next(
         (reference_tokens[: index + 1] for index, token in enumerate(reference_tokens) if token in default_stops),
