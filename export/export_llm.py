@@ -5,7 +5,7 @@
         [--bs-prefill 1] [--bs-decode 1] [--attention-kernel torch] [--block-seq-stride 32] \\
         [--context-length N] [--device-block-count N] [--activation-dtype float16] \\
         [--weight-dtype keep|float16|float32|bfloat16] [--fuse-qkv] [--fuse-gate-up]
-        [--half-split-rope] [--prefill-last-position] [--q4-1-decode-kernel]
+        [--half-split-rope] [--prefill-last-position] [--block-quantized-decode]
 
 The checkpoint is read and checked (export.checkpoint), saved as IRPA, loaded back from that IRPA
 (so the MLIR's parameter names are exactly the IRPA's keys, scope "model"), and exported in-process
@@ -40,9 +40,10 @@ last position goes through the output norm and projection, and it returns logits
 runtime generates with it when the module has it (faster long prompts, no logits of every position
 in memory); prefill_bs<N> stays for callers that need every position's logits (the parity tests).
 
---q4-1-decode-kernel also stores the checkpoint's Q4_1 matrix weights as their blocks (three planes
-next to each dense weight, export.q4_1_matvec), and decode_bs1 multiplies its one row by them with a
-hand-written IREE dispatch that reads 0.625 bytes per weight instead of 2. Prefill keeps the dense
+--block-quantized-decode also stores the checkpoint's Q4_1 and Q8_0 matrix weights as their blocks
+(planes next to each dense weight, export.block_quantized_matvec; a tied output projection gets the
+token embedding's), and decode_bs1 multiplies its one row by them with hand-written IREE dispatches
+that read 0.625 (Q4_1) or 1.0625 (Q8_0) bytes per weight instead of 2. Prefill keeps the dense
 weights (it needs --weight-dtype=float16). llvm-cpu targets only.
 """
 
@@ -105,8 +106,8 @@ class ExportOptions:
     half_split_rope: bool = False
     # Also export prefill_last_bs<N>, which computes the logits of each sequence's last position only.
     prefill_last_position: bool = False
-    # Decode multiplies by the checkpoint's Q4_1 blocks with export.q4_1_matvec (llvm-cpu only).
-    q4_1_decode_kernel: bool = False
+    # Decode multiplies by the checkpoint's Q4_1/Q8_0 blocks (export.block_quantized_matvec; llvm-cpu).
+    block_quantized_decode: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,13 +135,13 @@ def export_checkpoint(
             )
     _check_options(options)
     dataset = load_checkpoint(checkpoint, dtype=options.activation_dtype)
-    q4_1_planes = _q4_1_planes(dataset) if options.q4_1_decode_kernel else {}
+    block_planes = _block_planes(dataset) if options.block_quantized_decode else {}
     if options.weight_dtype is not None:
         dataset = with_dense_weights(dataset, options.weight_dtype)
-    if q4_1_planes:
+    if block_planes:
         dataset = Dataset(
             properties=dataset.properties,
-            root_theta=Theta({**dataset.root_theta.flatten(), **q4_1_planes}),
+            root_theta=Theta({**dataset.root_theta.flatten(), **block_planes}),
         )
     if options.half_split_rope:
         dataset = with_half_split_rope(dataset)
@@ -194,20 +195,32 @@ def with_dense_weights(dataset: Dataset, dtype: torch.dtype) -> Dataset:
     return Dataset(properties=dataset.properties, root_theta=Theta(tensors))
 
 
-def _q4_1_planes(dataset: Dataset) -> dict[str, InferenceTensor]:
-    """The Q4_1 planes (export.q4_1_matvec) of every matrix weight `dataset` stores as Q4_1 blocks."""
-    from export.q4_1_matvec import q4_1_planes_of
+def _block_planes(dataset: Dataset) -> dict[str, InferenceTensor]:
+    """The planes (export.block_quantized_matvec) of every matmul weight `dataset` stores as Q4_1 or
+    Q8_0 blocks; a tied output projection (a dense copy of the token embedding, as the GGUF reader
+    makes it) gets the embedding's."""
+    from export.block_quantized_matvec import planes_of
+    from export.gguf_checkpoint import dequantize
 
-    planes: dict[str, InferenceTensor] = {}
-    for name, tensor in dataset.root_theta.flatten().items():
-        for plane_name, data in q4_1_planes_of(name, tensor).items():
-            planes[plane_name] = DefaultPrimitiveTensor(name=plane_name, data=data)
+    tensors = dataset.root_theta.flatten()
+    planes: dict[str, torch.Tensor] = {}
+    for name, tensor in tensors.items():
+        if name.endswith(".weight") and name != "token_embd.weight":
+            planes.update(planes_of(name[: -len(".weight")], tensor))
+    output, embedding = tensors.get("output.weight"), tensors.get("token_embd.weight")
+    if (
+        isinstance(embedding, QuantizedTensor)
+        and output is not None
+        and not isinstance(output, QuantizedTensor)
+        and torch.equal(output.as_torch(), dequantize(embedding, output.as_torch().dtype))
+    ):
+        planes.update(planes_of("output", embedding))
     if not planes:
         raise ExportOptionError(
-            "--q4-1-decode-kernel: the checkpoint stores no matrix weight as Q4_1 blocks; "
-            "export a Q4_1 GGUF or drop the option."
+            "--block-quantized-decode: the checkpoint stores no matmul weight as Q4_1 or Q8_0 "
+            "blocks; export such a GGUF or drop the option."
         )
-    return planes
+    return {name: DefaultPrimitiveTensor(name=name, data=data) for name, data in planes.items()}
 
 
 def _dense_data(tensor: InferenceTensor, name: str, option: str) -> torch.Tensor:
@@ -221,7 +234,7 @@ def _dense_data(tensor: InferenceTensor, name: str, option: str) -> torch.Tensor
 
 
 # The tensors of a projection that --fuse-qkv and --half-split-rope rearrange by rows.
-_PROJECTION_TENSORS = "weight|bias|q4_1_codes|q4_1_scales|q4_1_offsets"
+_PROJECTION_TENSORS = "weight|bias|q4_1_codes|q4_1_scales|q4_1_offsets|q8_0_codes|q8_0_scales"
 _QKV_PROJECTION = re.compile(rf"^(blk\.\d+)\.attn_q\.({_PROJECTION_TENSORS})$")
 
 
@@ -295,7 +308,7 @@ def _export_from_irpa(irpa_path: Path, options: ExportOptions, device_block_coun
     from export.grouped_attention import GroupedAttentionLlmModel, SHARKTANK_ATTENTION_KERNEL
     from export.fused_gate_up import use_fused_gate_up
     from export.programs import export_programs
-    from export.q4_1_matvec import use_q4_1_decode_kernel
+    from export.block_quantized_matvec import use_block_quantized_decode
     from export.rotary_without_slices import use_rotate_half_without_slices
     from sharktank.types import Dataset
 
@@ -327,15 +340,15 @@ def _export_from_irpa(irpa_path: Path, options: ExportOptions, device_block_coun
         use_rotate_half_without_slices(model)
     if options.fuse_gate_up:
         use_fused_gate_up(model)
-    if options.q4_1_decode_kernel:
-        use_q4_1_decode_kernel(model)
+    if options.block_quantized_decode:
+        use_block_quantized_decode(model)
     exported = export_programs(
         model,
         export_config,
         options.prefill_batch_sizes,
         options.decode_batch_sizes,
         last_position_prefill=options.prefill_last_position,
-        q4_1_decode_kernel=options.q4_1_decode_kernel,
+        block_quantized_decode=options.block_quantized_decode,
     )
     return exported, build_service_config(llama_config, export_config=export_config, kv_cache=model.cache)
 
@@ -352,11 +365,11 @@ def _check_options(options: ExportOptions) -> None:
         raise ExportOptionError(
             f"attention kernel {options.attention_kernel!r} is not one of {ATTENTION_KERNELS}."
         )
-    if options.q4_1_decode_kernel and (
+    if options.block_quantized_decode and (
         options.weight_dtype != torch.float16 or options.activation_dtype != torch.float16
     ):
         raise ExportOptionError(
-            "--q4-1-decode-kernel multiplies float16 activations and keeps dense weights for "
+            "--block-quantized-decode multiplies float16 activations and keeps dense weights for "
             "prefill; add --weight-dtype=float16 (and keep --activation-dtype=float16)."
         )
 
@@ -461,9 +474,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--prefill-last-position", action="store_true",
                         help="also export prefill_last_bs<N>, a prefill that computes the logits "
                         "of each sequence's last position only (what generation needs)")
-    parser.add_argument("--q4-1-decode-kernel", action="store_true",
-                        help="decode multiplies by the checkpoint's Q4_1 blocks with a hand-written "
-                        "dispatch (llvm-cpu only; needs --weight-dtype=float16)")
+    parser.add_argument("--block-quantized-decode", action="store_true",
+                        help="decode multiplies by the checkpoint's Q4_1 and Q8_0 blocks with "
+                        "hand-written dispatches (llvm-cpu only; needs --weight-dtype=float16)")
     return parser
 
 
@@ -484,7 +497,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         half_split_rope=args.half_split_rope,
         fuse_gate_up=args.fuse_gate_up,
         prefill_last_position=args.prefill_last_position,
-        q4_1_decode_kernel=args.q4_1_decode_kernel,
+        block_quantized_decode=args.block_quantized_decode,
     )
     outputs = ExportOutputs(
         mlir=args.output_mlir, irpa=args.output_irpa, config=args.output_config

@@ -10,7 +10,8 @@ packed at build time it becomes one packed parameter), so the checkpoint and the
 
 so no slice of the product is copied (IREE copies a non-contiguous slice in a dispatch of its own).
 Only the 1.0 * silu(gate) of the product's first step is added, which is exact. With
---q4-1-decode-kernel, decode's product reads the two layers' Q4_1 planes, concatenated, in one dispatch.
+--block-quantized-decode, decode's product reads the two layers' block planes, concatenated, in one
+dispatch.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from sharktank.layers.ffn_block import FFN
 from sharktank.layers.linear import LinearLayer
 from sharktank.types.tensors import DefaultPrimitiveTensor, unbox_tensor
 
-from export.q4_1_matvec import Q4_1DecodeLinear, q4_1_product
+from export.block_quantized_matvec import BlockQuantizedDecodeLinear, block_quantized_product
 
 
 def _plain(linear: LinearLayer) -> bool:
@@ -53,10 +54,10 @@ class FusedGateUpFFN(FFN):
         up_weight = unbox_tensor(self.ffn_up.weight)
         hidden = gate_weight.shape[0]
         if all(
-            isinstance(linear, Q4_1DecodeLinear) and linear.uses_kernel_for(h)
+            isinstance(linear, BlockQuantizedDecodeLinear) and linear.uses_kernel_for(h)
             for linear in (self.ffn_gate, self.ffn_up)
-        ):
-            gate_up = q4_1_product(h, [self.ffn_gate, self.ffn_up])
+        ) and self.ffn_gate.block_format == self.ffn_up.block_format:
+            gate_up = block_quantized_product(h, [self.ffn_gate, self.ffn_up])
         else:
             weight = torch.cat([gate_weight, up_weight], dim=0)
             gate_up = unbox_tensor(ops.linear(unbox_tensor(h), weight))

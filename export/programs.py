@@ -27,7 +27,7 @@ from sharktank.models.llm.config import ExportConfig
 from sharktank.models.llm.export import ServicePagedLlmModelV1
 from sharktank.utils.math import ceildiv
 
-from export.q4_1_matvec import q4_1_decode_kernel as q4_1_decode_kernel_of
+from export.block_quantized_matvec import block_quantized_decode as block_quantized_kernels
 
 # torch.export makes the minimum of a dynamic dimension at least 2.
 _MIN_PAGES = 2
@@ -63,11 +63,12 @@ def export_programs(
     prefill_batch_sizes: Sequence[int],
     decode_batch_sizes: Sequence[int],
     last_position_prefill: bool = False,
-    q4_1_decode_kernel: bool = False,
+    block_quantized_decode: bool = False,
 ) -> ExportOutput:
     """Traces prefill (and prefill_last, when asked) per prefill batch size and decode per decode
     batch size, and exports them as one MLIR module sharing the model's parameters. With
-    `q4_1_decode_kernel`, decode is traced with the model's Q4_1DecodeLinear layers on their kernel."""
+    `block_quantized_decode`, decode is traced with the model's BlockQuantizedDecodeLinear layers on
+    their kernels."""
     service = ServicePagedLlmModelV1(model=model, config=export_config)
     builder = FxProgramsBuilder(service)
     stride = model.config.block_seq_stride
@@ -130,7 +131,7 @@ def export_programs(
         arg_device = service.setup_arg_devices(cache_affinities, len(dynamic_shapes))
 
         def decode(service, tokens, seq_lens, start_positions, seq_block_ids, cache_state):
-            kernels = q4_1_decode_kernel_of(service.model) if q4_1_decode_kernel else contextlib.nullcontext()
+            kernels = block_quantized_kernels(service.model) if block_quantized_decode else contextlib.nullcontext()
             with kernels:
                 return service.decode(
                     tokens, seq_lens, start_positions, seq_block_ids, CacheAllocation(allocation=cache_state)
