@@ -15,7 +15,7 @@ threads (--threads, default 2), one after the other. It prints, side by side:
 and each figure's ratio to llama.cpp's when llama.cpp ran, else to transformers'. Each time is the
 median of --repeats runs. The prompts are the first 37 and 512 token ids of a fixed English/MLIR text.
 
-    python -m artifacts.benchmark_decode --bundle DIR --gguf FILE [--new-tokens 32] [--repeats 3]
+    python -m artifacts.benchmark_decode --bundle DIR --gguf FILE [--new-tokens 64] [--repeats 5]
 """
 
 import argparse
@@ -231,8 +231,8 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--gguf", type=Path, required=True, help="the GGUF the bundle was built from")
     parser.add_argument("--driver", help="IREE driver (default: the bundle's)")
     parser.add_argument("--threads", type=int, default=2, help="threads of every engine (default 2)")
-    parser.add_argument("--new-tokens", type=int, default=32, help="tokens to generate per decode run")
-    parser.add_argument("--repeats", type=int, default=3, help="runs per figure (the median is reported)")
+    parser.add_argument("--new-tokens", type=int, default=64, help="tokens to generate per decode run")
+    parser.add_argument("--repeats", type=int, default=5, help="runs per figure (the median is reported)")
     parser.add_argument("--json", type=Path, help="also write the figures here as JSON")
     parser.add_argument("--engine", choices=ENGINES, help=argparse.SUPPRESS)  # child-process mode
     args = parser.parse_args(argv)

@@ -57,6 +57,11 @@ def _last_position_output(model: PagedLlmModelV1, seq_lens: torch.Tensor) -> Ite
         model.output_norm = norm
 
 
+def _kernels(model: PagedLlmModelV1, enabled: bool) -> contextlib.AbstractContextManager:
+    """While tracing, single rows go through the model's block kernels, if `enabled`."""
+    return block_quantized_kernels(model) if enabled else contextlib.nullcontext()
+
+
 def export_programs(
     model: PagedLlmModelV1,
     export_config: ExportConfig,
@@ -67,8 +72,9 @@ def export_programs(
 ) -> ExportOutput:
     """Traces prefill (and prefill_last, when asked) per prefill batch size and decode per decode
     batch size, and exports them as one MLIR module sharing the model's parameters. With
-    `block_quantized_decode`, decode is traced with the model's BlockQuantizedDecodeLinear layers on
-    their kernels."""
+    `block_quantized_decode`, decode and prefill_last are traced with the model's
+    BlockQuantizedDecodeLinear layers on their kernels (which take single rows only: in prefill_last
+    that is the output projection)."""
     service = ServicePagedLlmModelV1(model=model, config=export_config)
     builder = FxProgramsBuilder(service)
     stride = model.config.block_seq_stride
@@ -95,7 +101,8 @@ def export_programs(
             return service.prefill(tokens, None, seq_lens, seq_block_ids, CacheAllocation(allocation=cs))
 
         def prefill_last(service, tokens, seq_lens, seq_block_ids, cs):
-            with _last_position_output(service.model, seq_lens):
+            # With batch size 1 the output projection multiplies one row: a block kernel's case.
+            with _last_position_output(service.model, seq_lens), _kernels(service.model, block_quantized_decode):
                 return prefill(service, tokens, seq_lens, seq_block_ids, cs)
 
         programs = {f"prefill_bs{batch_size}": prefill}
@@ -131,8 +138,7 @@ def export_programs(
         arg_device = service.setup_arg_devices(cache_affinities, len(dynamic_shapes))
 
         def decode(service, tokens, seq_lens, start_positions, seq_block_ids, cache_state):
-            kernels = block_quantized_kernels(service.model) if block_quantized_decode else contextlib.nullcontext()
-            with kernels:
+            with _kernels(service.model, block_quantized_decode):
                 return service.decode(
                     tokens, seq_lens, start_positions, seq_block_ids, CacheAllocation(allocation=cache_state)
                 )

@@ -118,20 +118,26 @@ def q4_1_gguf(tmp_path_factory) -> Path:
 def test_decode_with_the_kernels_matches_dense_decode(tmp_path: Path, q4_1_gguf: Path):
     flags = (
         "--weight-dtype=float16", "--attention-kernel", "grouped", "--fuse-qkv", "--fuse-gate-up",
-        "--half-split-rope", "--block-seq-stride", "16",
+        "--half-split-rope", "--prefill-last-position", "--block-seq-stride", "16",
     )
     dense = testing.export_and_compile(q4_1_gguf, tmp_path / "dense", *flags)
     kernel = testing.export_and_compile(q4_1_gguf, tmp_path / "kernel", *flags, "--block-quantized-decode")
     mlir = (tmp_path / "kernel" / "model.mlir").read_text()
-    # Two blocks: q/k/v, attention output, gate-and-up and down each through the Q4_1 kernel, and
-    # the output projection (tied to the Q8_0 embedding) through the Q8_0 kernel.
+    # Decode: two blocks of q/k/v, attention output, gate-and-up and down through the Q4_1 kernel,
+    # and the output projection (tied to the Q8_0 embedding) through the Q8_0 kernel; prefill_last
+    # projects its one row with the Q8_0 kernel too.
     for shape in ("128x64", "64x64", "256x64", "64x128"):
         assert f"@q4_1_matvec_{shape}" in mlir
     assert mlir.count("util.call @q4_1_matvec_") == 8
-    assert mlir.count("util.call @q8_0_matvec_320x64") == 1
+    assert mlir.count("util.call @q8_0_matvec_320x64") == 2
 
     # Prefill multiplies the same dense weights.
     np.testing.assert_array_equal(kernel.prefill(PROMPT), dense.prefill(PROMPT))
+    np.testing.assert_allclose(
+        kernel.prefill(PROMPT, function="prefill_last_bs1"),
+        dense.prefill(PROMPT, function="prefill_last_bs1"),
+        rtol=0, atol=2e-2,
+    )
     dense_tokens, dense_logits = dense.greedy(PROMPT, 8)
     kernel_tokens, kernel_logits = kernel.greedy(PROMPT, 8)
     assert kernel_tokens == dense_tokens
