@@ -1,6 +1,6 @@
 """The export action: checkpoint -> model.mlir + model.irpa + model_config.json."""
 
-load("//toolchains:defs.bzl", "iree_target")
+load("//toolchains:defs.bzl", "check_export_flags", "iree_target")
 
 LlmExportInfo = provider(
     doc = "A model exported by sharktank: MLIR, weights and config.",
@@ -67,6 +67,7 @@ def _export_resources(_os, _inputs_size):
 def export_llm_action(ctx, mlir, irpa, config):
     """Registers the export action of a rule that has EXPORT_ATTRS; returns an LlmExportInfo."""
     target = iree_target(ctx.attr.target)
+    check_export_flags(ctx.attr.target, ctx.attr.export_flags)
     args = ctx.actions.args()
     args.add("--checkpoint", checkpoint_path(ctx.files.checkpoint))
     args.add("--output-mlir", mlir)

@@ -103,3 +103,23 @@ def iree_target(name, what = "target"):
             ", ".join(sorted(IREE_TARGETS.keys())),
         ))
     return IREE_TARGETS[name]
+
+# Export options that write llvm-cpu dispatches by hand (export/block_quantized_matvec.py: vector
+# code for the CPU); the GPU backends cannot compile what they add to the module.
+LLVM_CPU_ONLY_EXPORT_FLAGS = ["--block-quantized-decode"]
+
+def check_export_flags(name, export_flags):
+    """Fails when `export_flags` hold an option that the IREE target `name` cannot compile.
+
+    Args:
+      name: a key of IREE_TARGETS.
+      export_flags: the exporter flags a BUILD file gives for that target.
+    """
+    backend = iree_target(name).backend
+    for flag in export_flags:
+        if flag in LLVM_CPU_ONLY_EXPORT_FLAGS and backend != "llvm-cpu":
+            fail("export flag {} writes llvm-cpu dispatches, but target '{}' compiles for {}; drop it from export_flags for this target.".format(
+                flag,
+                name,
+                backend,
+            ))
