@@ -81,7 +81,10 @@ IREE_TARGETS = {
         executable_format = "cuda-nvptx-fb",
         device = "cuda",
         # The default scaled-dot-product-attention lowering does not translate for CUDA in
-        # IREE 3.8; the exporter decomposes attention for this target.
+        # IREE 3.8; the exporter decomposes attention for this target. Hopper (H100, H200) runs
+        # this sm_80 PTX, JIT-compiled by the driver: iree-compile 3.8 knows no CUDA target past
+        # sm_86 ("missing GPU target in #hal.executable.target" for sm_89, sm_90 and sm_90a;
+        # docs/performance.md, section 10).
         export_flags = ["--attention-kernel=decomposed"],
     ),
 }
