@@ -21,8 +21,11 @@ import pathlib
 import sys
 import tempfile
 
-from passlib import backends, cache, equivalence, evaluate, prompts, report, schedule, serve, transform, validate
+from passlib import (backends, cache, equivalence, evaluate, prompts, report, schedule, search, search_cache, serve,
+                     transform, validate)
 
+# The subdirectory of --cache DIR that holds search results (passlib.search_cache).
+SEARCH_CACHE_DIRECTORY = "search"
 # Commands other than transforming a file: name -> main(argv) returning the exit status.
 COMMANDS = {"serve": serve.main, "evaluate": evaluate.main}
 
@@ -38,9 +41,24 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-o", "--output", type=pathlib.Path, required=True, help="MLIR file to write")
     parser.add_argument("--report", type=pathlib.Path, required=True, help="JSON report to write")
     parser.add_argument("--mode", choices=transform.MODES, default=transform.REWRITE_MODE,
-                        help="rewrite functions, or choose a pass pipeline (default: rewrite)")
+                        help="rewrite functions with the LLM, let it choose a pass pipeline, or search "
+                             "pipelines with no model; the search is the floor of the LLM modes (default: rewrite)")
     parser.add_argument("--task", default="simplify",
-                        help=f"rewrite task: {', '.join(prompts.available_tasks())} (default: simplify)")
+                        help=f"rewrite task: {', '.join(prompts.available_tasks())}, or an instruction in words "
+                             "(default: simplify)")
+    parser.add_argument("--search-budget", type=int,
+                        help=f"pass-manager runs the search may spend per unit; 0 turns the floor off "
+                             f"(default: {transform.DEFAULT_SEARCH_BUDGET} in search mode, "
+                             f"{transform.DEFAULT_FLOOR_BUDGET} as the floor of rewrite and schedule)")
+    parser.add_argument("--cost", choices=search.COST_NAMES, default="ops",
+                        help="what the search and the comparison with the LLM minimize: "
+                             + "; ".join(f"{c.name}: {c.description}" for c in search.COSTS.values())
+                             + " (default: ops)")
+    parser.add_argument("--best-of", type=int, default=1,
+                        help="LLM answers per attempt, sampled with seeds seed..seed+N-1; the best valid one "
+                             "counts (default: 1, greedy)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="ask the LLM and record prompts and answers in the report; change nothing")
     parser.add_argument("--backend", choices=backends.BACKEND_KINDS, default="iree",
                         help="where the model runs (default: iree, in process from a bundle)")
     parser.add_argument("--model",
@@ -115,6 +133,10 @@ def _options(arguments: argparse.Namespace) -> transform.TransformOptions:
         functions=tuple(arguments.functions),
         allowed_passes=passes,
         strict=arguments.strict,
+        search_budget=arguments.search_budget,
+        cost=arguments.cost,
+        best_of=arguments.best_of,
+        dry_run=arguments.dry_run,
     )
 
 
@@ -133,12 +155,18 @@ def main(argv: list[str]) -> int:
         return 2
     try:
         options = _options(arguments)
-        backend = backends.create_backend(arguments.backend, model=arguments.model,
-                                          endpoint=arguments.endpoint, timeout_s=arguments.timeout,
-                                          tokenizer=arguments.tokenizer)
+        backend = None
+        if options.mode != transform.SEARCH_MODE:
+            backend = backends.create_backend(arguments.backend, model=arguments.model,
+                                              endpoint=arguments.endpoint, timeout_s=arguments.timeout,
+                                              tokenizer=arguments.tokenizer)
         response_cache = (cache.ResponseCache(arguments.cache, cache_only=arguments.cache_only)
                           if arguments.cache is not None else None)
-        result = transform.transform_text(text, backend, options, response_cache, str(arguments.input))
+        # Search results live beside the answers; a cache-only run (a Bazel action) does not write them.
+        search_results = (search_cache.SearchCache(arguments.cache / SEARCH_CACHE_DIRECTORY)
+                          if arguments.cache is not None and not arguments.cache_only else None)
+        result = transform.transform_text(text, backend, options, response_cache, str(arguments.input),
+                                          search_results=search_results)
     except transform.TransformError as error:
         report.write_report(error.report, arguments.report)
         print(f"error: {error} (see {arguments.report})", file=sys.stderr)
@@ -149,8 +177,9 @@ def main(argv: list[str]) -> int:
     _write_atomically(arguments.output, result.text)
     report.write_report(result.report, arguments.report)
     summary = result.report.aggregate()
-    print(f"{arguments.input}: {result.report.result}; {summary['units_accepted']}/{summary['units']} "
-          f"unit(s) accepted in {summary['attempts']} attempt(s); report: {arguments.report}")
+    winners = ", ".join(f"{count} {winner}" for winner, count in summary["winners"].items() if count)
+    print(f"{arguments.input}: {result.report.result}; winners per unit: {winners or 'none'}; "
+          f"{summary['attempts']} LLM attempt(s); report: {arguments.report}")
     return 0
 
 

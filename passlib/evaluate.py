@@ -38,6 +38,9 @@ EVALUATION_REPORT_FORMAT = 1
 DEFAULT_TASK_SET = pathlib.Path(__file__).parent / "eval_tasks"
 TASKS_FILE = "tasks.json"
 KINDS = ("constant-folding", "strength-reduction", "dead-code", "loop-rewrite", "pass-scheduling")
+# The kinds of the harder task set (passlib/eval_tasks_hard), accepted by load_task_set as well.
+HARD_KINDS = ("torch-export", "linalg-export", "iree-input", "trap")
+SPLITS = ("tune", "eval")
 # What became of a task: the driver's change met the limits, or was accepted without meeting them;
 # no change was accepted (the model's answers were rejected), or the model could not be reached.
 IMPROVED = "improved"
@@ -95,6 +98,7 @@ class EvalTask:
     functions: tuple[str, ...] = ()
     reference: pathlib.Path | None = None
     reference_pipeline: tuple[str, ...] = ()
+    split: str = "eval"
 
 
 def _improvement(data: Any, where: str) -> Improvement:
@@ -114,8 +118,11 @@ def _task(directory: pathlib.Path, data: Any, index: int, tasks_file: pathlib.Pa
         raise TaskSetError(f"{tasks_file}: task {index} must be an object with a 'name'")
     where = f"{tasks_file}: task {data['name']!r}"
     kind, mode, task_name = data.get("kind"), data.get("mode"), data.get("task")
-    if kind not in KINDS:
-        raise TaskSetError(f"{where}: 'kind' must be one of {', '.join(KINDS)}, got {kind!r}")
+    if kind not in KINDS + HARD_KINDS:
+        raise TaskSetError(f"{where}: 'kind' must be one of {', '.join(KINDS + HARD_KINDS)}, got {kind!r}")
+    split = data.get("split", "eval")
+    if split not in SPLITS:
+        raise TaskSetError(f"{where}: 'split' must be one of {', '.join(SPLITS)}, got {split!r}")
     if mode not in transform.MODES:
         raise TaskSetError(f"{where}: 'mode' must be one of {', '.join(transform.MODES)}, got {mode!r}")
     if mode == transform.REWRITE_MODE:
@@ -149,6 +156,7 @@ def _task(directory: pathlib.Path, data: Any, index: int, tasks_file: pathlib.Pa
         functions=tuple(functions),
         reference=paths.get("reference"),
         reference_pipeline=tuple(data.get("reference_pipeline", ())),
+        split=split,
     )
 
 
@@ -185,6 +193,8 @@ class EvaluationOptions:
     context_tokens: int = 4096
     decoding: backends.DecodingOptions = dataclasses.field(default_factory=backends.DecodingOptions)
     check_equivalence: bool = True
+    # The search floor's budget in the LLM modes (None: the driver's default; 0: the LLM alone).
+    search_budget: int | None = None
 
     def __post_init__(self) -> None:
         self.transform_options(transform.SCHEDULE_MODE)  # the driver's own checks of the limits
@@ -200,6 +210,7 @@ class EvaluationOptions:
             decoding=self.decoding,
             validation=validate.ValidationOptions(check_equivalence=self.check_equivalence),
             functions=functions,
+            search_budget=self.search_budget,
         )
 
 
@@ -383,6 +394,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--temperature", type=float, default=0.0, help="0 for greedy decoding (default)")
     parser.add_argument("--seed", type=int, help="sampling seed (default: 0 when sampling)")
     parser.add_argument("--no-equivalence", action="store_true", help="skip the execution check")
+    parser.add_argument("--search-budget", type=int,
+                        help="the search floor's budget in pass-manager runs (default: the driver's; 0: the LLM alone)")
     return parser
 
 
@@ -400,6 +413,7 @@ def main(argv: list[str]) -> int:
             decoding=backends.DecodingOptions(max_new_tokens=arguments.max_new_tokens,
                                               temperature=arguments.temperature, seed=arguments.seed),
             check_equivalence=not arguments.no_equivalence,
+            search_budget=arguments.search_budget,
         )
         backend = backends.create_backend(arguments.backend, model=arguments.model,
                                           endpoint=arguments.endpoint, timeout_s=arguments.timeout,

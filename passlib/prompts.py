@@ -78,12 +78,30 @@ def available_tasks() -> list[str]:
     return sorted(path.stem for path in (TEMPLATES_DIR / "rewrite" / "tasks").glob("*.txt"))
 
 
+# The longest free-text task (an instruction written in the BUILD file instead of a template name).
+MAX_FREE_TEXT_TASK_CHARACTERS = 2000
+
+
+def is_free_text_task(task: str) -> bool:
+    """A task is free text (an instruction) when it is not a template name and holds a space."""
+    return task not in available_tasks() and any(character.isspace() for character in task.strip())
+
+
 def task_instructions(task: str) -> str:
-    """The instructions for a rewrite task; ValueError naming the known tasks for an unknown one."""
+    """The instructions for a rewrite task: a template's text, or the free-text instruction itself.
+
+    ValueError for a one-word task that names no template (most likely a typo) and for free text
+    longer than MAX_FREE_TEXT_TASK_CHARACTERS.
+    """
+    if is_free_text_task(task):
+        if len(task) > MAX_FREE_TEXT_TASK_CHARACTERS:
+            raise ValueError(f"the free-text task has {len(task)} characters; at most "
+                             f"{MAX_FREE_TEXT_TASK_CHARACTERS} fit in a prompt")
+        return task.strip()
     if task not in available_tasks():
         raise ValueError(
-            f"unknown task {task!r}: choose one of {', '.join(available_tasks())} "
-            f"(or add {TEMPLATES_DIR / 'rewrite' / 'tasks' / (task + '.txt')})"
+            f"unknown task {task!r}: choose one of {', '.join(available_tasks())}, write an instruction "
+            f"in words, or add {TEMPLATES_DIR / 'rewrite' / 'tasks' / (task + '.txt')}"
         )
     return _read(f"rewrite/tasks/{task}.txt").strip()
 
@@ -105,7 +123,9 @@ def load_examples(directory: pathlib.Path) -> list[Example]:
 
 
 def rewrite_examples(task: str) -> list[Example]:
-    """The few-shot examples of a rewrite task."""
+    """The few-shot examples of a rewrite task (none for a free-text task)."""
+    if task not in available_tasks():
+        return []
     return load_examples(TEMPLATES_DIR / "rewrite" / "examples" / task)
 
 

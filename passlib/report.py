@@ -42,6 +42,12 @@ class Attempt:
     pipeline: list[str] | None = None
     rejected_pass_names: list[str] | None = None
     ops_after: int | None = None
+    # best_of > 1: which seeded sample this answer was; cost: the candidate's, when it was scored.
+    sample: int | None = None
+    cost: float | None = None
+    # Dry runs only: what was sent and what came back.
+    prompt_text: str | None = None
+    answer_text: str | None = None
 
 
 @dataclasses.dataclass
@@ -54,6 +60,13 @@ class UnitReport:
     ops_before: int | None = None
     ops_after: int | None = None
     attempts: list[Attempt] = dataclasses.field(default_factory=list)
+    # Which candidate the output holds: "input", "search" (the floor) or "llm"; the cost each had
+    # (by `cost`, a name of passlib.search.COSTS); the search's pipeline and what it spent.
+    winner: str | None = None
+    cost: str | None = None
+    costs: dict[str, float] = dataclasses.field(default_factory=dict)
+    search_pipeline: list[str] | None = None
+    search: dict[str, Any] | None = None
 
 
 @dataclasses.dataclass
@@ -86,6 +99,8 @@ class RunReport:
         return {
             "units": len(self.units),
             "units_accepted": sum(u.status == ACCEPTED for u in self.units),
+            "winners": {winner: sum(u.winner == winner for u in self.units)
+                        for winner in ("input", "search", "llm")},
             "attempts": len(attempts),
             "answers": len(answered),
             "backend_errors": len(attempts) - len(answered),

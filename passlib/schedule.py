@@ -31,19 +31,24 @@ class PassInfo:
 
     description: str
     anchor: str = MODULE_ANCHOR
+    # Whether the pass looks across functions (inlining, dead symbols, signatures): such passes are
+    # left out of the search inside one function's unit (passlib.floor) and run on the whole module.
+    interprocedural: bool = False
 
 
 ALLOWED_PASSES: dict[str, PassInfo] = {
     "canonicalize": PassInfo("fold constants and apply each operation's simplification patterns"),
     "cse": PassInfo("eliminate common sub-expressions"),
-    "inline": PassInfo("inline function calls (then canonicalize)"),
-    "symbol-dce": PassInfo("delete private functions and globals that nothing uses"),
+    "inline": PassInfo("inline function calls (then canonicalize)", interprocedural=True),
+    "symbol-dce": PassInfo("delete private functions and globals that nothing uses", interprocedural=True),
     "loop-invariant-code-motion": PassInfo("hoist loop-invariant operations out of loops"),
     "iree-util-optimize-int-arithmetic": PassInfo(
         "simplify integer arithmetic with range analysis"),
-    "iree-util-fold-globals": PassInfo("fold duplicate globals and propagate constant globals"),
+    "iree-util-fold-globals": PassInfo("fold duplicate globals and propagate constant globals",
+                                       interprocedural=True),
     "iree-util-ipo": PassInfo(
-        "inter-procedural optimization: propagate constant arguments, drop unused results"),
+        "inter-procedural optimization: propagate constant arguments, drop unused results",
+        interprocedural=True),
     "iree-util-apply-patterns": PassInfo("IREE's extra canonicalization patterns"),
     "iree-util-simplify-global-accesses": PassInfo(
         "hoist global loads and sink global stores", FUNCTION_ANCHOR),
@@ -51,6 +56,14 @@ ALLOWED_PASSES: dict[str, PassInfo] = {
     "linalg-fold-unit-extent-dims": PassInfo("remove unit-extent dimensions from linalg operations"),
     "affine-simplify-structures": PassInfo(
         "simplify affine maps and sets", FUNCTION_ANCHOR),
+    # Registered in IREE 3.8's pass registry (the upstream sccp, remove-dead-values,
+    # loop-invariant-subset-hoisting and scf-for-loop-canonicalization are not: its Python bindings
+    # and iree-opt refuse those names).
+    "linalg-generalize-named-ops": PassInfo("rewrite named linalg operations as linalg.generic"),
+    "linalg-specialize-generic-ops": PassInfo("rewrite linalg.generic operations as named ones"),
+    "linalg-inline-scalar-operands": PassInfo("inline scalar operands of linalg.generic into its body"),
+    "iree-global-opt-erase-unused-linalg-operands": PassInfo(
+        "erase unused linalg operands and dead code"),
 }
 
 

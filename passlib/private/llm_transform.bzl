@@ -1,15 +1,38 @@
 """`llm_transform`: an LLM-assisted transformation of MLIR that other rules generate."""
 
-load("//artifacts/private:llm_artifacts.bzl", "LlmArtifactInfo")
+load("//artifacts:defs.bzl", "LlmArtifactInfo")
 
 _BACKENDS = ["iree", "ollama", "openai"]
-_MODES = ["rewrite", "schedule"]
+_MODES = ["rewrite", "schedule", "search"]
+_COSTS = ["ops", "dispatches"]
+
+def _add_backend(ctx, args, inputs):
+    """Adds the LLM backend's flags (and a bundle's files to `inputs`); returns execution requirements."""
+    args.add("--backend", ctx.attr.backend)
+    if ctx.attr.backend == "iree":
+        if not ctx.attr.model:
+            fail("backend 'iree' needs `model`, an llm_artifacts target such as @rules_iree_llm//artifacts:smollm2_cpu")
+        bundle = ctx.attr.model[LlmArtifactInfo]
+        args.add("--model", bundle.manifest.dirname)
+        inputs.extend(bundle.files.to_list())
+        return {}
+    if not ctx.attr.model_name:
+        fail("backend '{}' needs `model_name`, the server's name of the model".format(ctx.attr.backend))
+    args.add("--model", ctx.attr.model_name)
+    if ctx.attr.endpoint:
+        args.add("--endpoint", ctx.attr.endpoint)
+
+    # A server's answers are not inputs Bazel can see: never cache them remotely or sandbox
+    # them away from the network.
+    return {"no-remote": "1", "requires-network": "1", "no-cache": "1"}
 
 def _llm_transform_impl(ctx):
     if ctx.attr.backend not in _BACKENDS:
         fail("unknown backend '{}'; known backends: {}".format(ctx.attr.backend, ", ".join(_BACKENDS)))
     if ctx.attr.mode not in _MODES:
         fail("unknown mode '{}'; known modes: {}".format(ctx.attr.mode, ", ".join(_MODES)))
+    if ctx.attr.cost not in _COSTS:
+        fail("unknown cost '{}'; known costs: {}".format(ctx.attr.cost, ", ".join(_COSTS)))
     output = ctx.actions.declare_file(ctx.label.name + ".mlir")
     report = ctx.actions.declare_file(ctx.label.name + ".report.json")
     inputs = [ctx.file.src]
@@ -20,23 +43,13 @@ def _llm_transform_impl(ctx):
     args.add("--mode", ctx.attr.mode)
     if ctx.attr.task:
         args.add("--task", ctx.attr.task)
-    args.add("--backend", ctx.attr.backend)
-    execution_requirements = {}
-    if ctx.attr.backend == "iree":
-        if not ctx.attr.model:
-            fail("backend 'iree' needs `model`, an llm_artifacts target such as @rules_iree_llm//artifacts:smollm2_cpu")
-        bundle = ctx.attr.model[LlmArtifactInfo]
-        args.add("--model", bundle.manifest.dirname)
-        inputs.extend(bundle.files.to_list())
-    else:
-        if not ctx.attr.model_name:
-            fail("backend '{}' needs `model_name`, the server's name of the model".format(ctx.attr.backend))
-        args.add("--model", ctx.attr.model_name)
-        if ctx.attr.endpoint:
-            args.add("--endpoint", ctx.attr.endpoint)
-        # A server's answers are not inputs Bazel can see: never cache them remotely or sandbox
-        # them away from the network.
-        execution_requirements = {"no-remote": "1", "requires-network": "1", "no-cache": "1"}
+    if ctx.attr.search_budget >= 0:
+        args.add("--search-budget", str(ctx.attr.search_budget))
+    args.add("--cost", ctx.attr.cost)
+    args.add("--best-of", str(ctx.attr.best_of))
+
+    # The search needs no model: in search mode no backend is passed and no bundle is an input.
+    execution_requirements = {} if ctx.attr.mode == "search" else _add_backend(ctx, args, inputs)
     for function in ctx.attr.functions:
         args.add("--function", function)
     if ctx.attr.passes:
@@ -66,14 +79,19 @@ def _llm_transform_impl(ctx):
 
 llm_transform = rule(
     implementation = _llm_transform_impl,
-    doc = """Runs an LLM-assisted transformation on an MLIR file.
+    doc = """Runs an LLM-assisted transformation, with a verified search as its floor, on an MLIR file.
 
 Outputs `<name>.mlir` (the target's default output, so other rules take it as an MLIR source) and
 `<name>.report.json` (output group `report`).
 
-Every candidate the LLM proposes is parsed, verified, type-checked and, where inputs can be made,
-executed against the original before it is kept. When the LLM is absent or wrong, the output is the
-input unchanged and the report says why; `strict = True` makes that a build error instead.
+`mode = "search"` needs no model: a bounded, deterministic search over pipelines of allowed passes,
+per function and then for the module. In `rewrite` and `schedule` modes the same search (budget
+`search_budget`, 40 pass-manager runs by default) is the floor: the LLM's candidate is kept only when it
+is valid and strictly cheaper than the search's result, which is the output otherwise. Every
+candidate, the search's included, is parsed, verified, type-checked and, where inputs can be made,
+executed against the original before it is kept; the report names the winner of each function
+(`input`, `search` or `llm`) and the cost of each. When the LLM is absent or wrong, the output is the
+floor's, and the report says why; `strict = True` makes a unit that nothing improved a build error.
 """,
     attrs = {
         "src": attr.label(
@@ -82,12 +100,21 @@ input unchanged and the report says why; `strict = True` makes that a build erro
             mandatory = True,
         ),
         "mode": attr.string(
-            doc = "`rewrite` (the LLM rewrites functions) or `schedule` (the LLM picks a pass pipeline).",
+            doc = "`rewrite` (the LLM rewrites functions), `schedule` (the LLM picks a pass pipeline) or `search` (no LLM).",
             default = "rewrite",
         ),
         "task": attr.string(
-            doc = "The rewrite task, e.g. `simplify` or `strength-reduce` (see passlib/templates/rewrite/tasks).",
+            doc = "The rewrite task: a template name (`simplify`, `strength-reduce`; see passlib/templates/rewrite/tasks) or an instruction in words.",
         ),
+        "search_budget": attr.int(
+            default = -1,
+            doc = "Pass-manager runs the search may spend per unit (-1: 200 in search mode, 40 as the floor of the LLM modes; 0: no floor).",
+        ),
+        "cost": attr.string(
+            default = "ops",
+            doc = "What the search and the comparison with the LLM minimize: `ops` (operation count) or `dispatches` (dispatch regions iree-compile forms for llvm-cpu).",
+        ),
+        "best_of": attr.int(default = 1, doc = "LLM answers per attempt (seeded samples); the best valid one counts."),
         "backend": attr.string(
             doc = "`iree` (in-process from `model`), `ollama` or `openai` (a server at `endpoint`).",
             default = "iree",

@@ -90,6 +90,21 @@ def test_cli_as_a_process_in_schedule_mode(tmp_path):
     assert completed.returncode == 0, completed.stderr
     assert "changed" in completed.stdout
     data = json.loads(report_path.read_text())
-    assert data["units"][0]["attempts"][0]["pipeline"] == ["inline", "canonicalize", "cse", "symbol-dce"]
+    module_unit = data["units"][-1]
+    assert module_unit["name"] == "module"
+    assert module_unit["attempts"][0]["pipeline"] == ["inline", "canonicalize", "cse", "symbol-dce"]
+    # The LLM's pipeline and the search's floor reach the same cost here: the floor is kept on a tie.
+    assert module_unit["winner"] == "search" and module_unit["costs"]["llm"] == module_unit["costs"]["search"]
     assert data["ops_after"] < data["ops_before"]
     assert "@square" not in output.read_text()
+
+
+def test_cli_search_mode_needs_no_backend(tmp_path):
+    source = tmp_path / "calls.mlir"
+    source.write_text(SCHEDULE_INPUT)
+    output, report_path = tmp_path / "out.mlir", tmp_path / "report.json"
+    assert cli.main([str(source), "--mode", "search", "--search-budget", "30", "--cost", "ops",
+                     "-o", str(output), "--report", str(report_path)]) == 0
+    data = json.loads(report_path.read_text())
+    assert data["backend"]["kind"] == "none" and data["ops_after"] < data["ops_before"]
+    assert data["units"][-1]["search"]["runs"] <= 30

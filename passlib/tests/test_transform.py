@@ -44,6 +44,8 @@ def test_accepted_rewrite_replaces_the_function():
     assert "arith.muli %arg0, %c2_i32 : i32" in sent["prompt"] and "Reduce the strength" in sent["prompt"]
     (unit,) = result.report.units
     assert unit.status == report.ACCEPTED and (unit.ops_before, unit.ops_after) == (3, 2)
+    # The search finds nothing to remove here; the LLM's rewrite is strictly cheaper, so it wins.
+    assert unit.winner == "llm" and unit.costs["llm"] < unit.costs["search"] == unit.costs["input"]
     (attempt,) = unit.attempts
     assert attempt.checks == {"parse": "ok", "verify": "ok", "signature": "ok", "module_verify": "ok",
                               "equivalence": "equivalent"}
@@ -176,7 +178,8 @@ def test_schedule_mode_keeps_only_allowed_passes_and_a_smaller_module():
     answer = ('I would inline first, then clean up.\n'
               '{"passes": ["inline", "sccp", "cse", "--canonicalize", "rm -rf /", "symbol-dce"]}')
     with llm_server.CannedLlmServer([answer]) as server:
-        result = transform.transform_text(SCHEDULE_INPUT, _ollama(server), _options(mode="schedule"))
+        result = transform.transform_text(SCHEDULE_INPUT, _ollama(server),
+                                          _options(mode="schedule", search_budget=0))
         sent = server.requests[0]["body"]
     assert set(sent["format"]["properties"]["passes"]["items"]["enum"]) >= {"inline", "cse", "symbol-dce"}
     assert "- inline:" in sent["prompt"]
@@ -194,12 +197,13 @@ def test_schedule_mode_keeps_only_allowed_passes_and_a_smaller_module():
 def test_schedule_mode_rejects_useless_or_empty_pipelines():
     useless = '{"passes": ["loop-invariant-code-motion"]}'
     with llm_server.CannedLlmServer([useless, "Use -O3 and vectorize everything."]) as server:
-        result = transform.transform_text(SCHEDULE_INPUT, _ollama(server), _options(mode="schedule"))
+        result = transform.transform_text(SCHEDULE_INPUT, _ollama(server),
+                                          _options(mode="schedule", search_budget=0))
         retry_prompt = server.requests[1]["body"]["prompt"]
     assert result.text == SCHEDULE_INPUT
     (unit,) = result.report.units
-    assert [a.stage for a in unit.attempts] == ["op_count", "extraction"]
-    assert "loop-invariant-code-motion" in retry_prompt and "does not make the module smaller" in retry_prompt
+    assert [a.stage for a in unit.attempts] == ["cost", "extraction"]
+    assert "loop-invariant-code-motion" in retry_prompt and "does not make the module cheaper" in retry_prompt
     assert "no allowed pass" in unit.reason
 
 
@@ -213,3 +217,109 @@ def test_report_is_json_serialisable(tmp_path):
     assert data["units"][0]["attempts"][0]["checks"]["equivalence"] == "mismatch"
     assert data["aggregate"]["equivalence_ok_rate"] == 0.5
     assert data["backend"]["identity"].startswith("ollama:qwen2.5-coder@")
+
+
+# --- the search floor -------------------------------------------------------------------------------
+
+FOLDABLE = """func.func @fold(%arg0: i32) -> i32 {
+  %c3 = arith.constant 3 : i32
+  %c4 = arith.constant 4 : i32
+  %0 = arith.addi %c3, %c4 : i32
+  %1 = arith.addi %arg0, %0 : i32
+  return %1 : i32
+}
+"""
+# Valid and equivalent, but no cheaper than the input (the constants are only renamed).
+SAME_COST_ANSWER = """```mlir
+func.func @fold(%arg0: i32) -> i32 {
+  %a = arith.constant 3 : i32
+  %b = arith.constant 4 : i32
+  %0 = arith.addi %b, %a : i32
+  %1 = arith.addi %arg0, %0 : i32
+  return %1 : i32
+}
+```"""
+
+
+def test_search_mode_needs_no_model_and_keeps_a_cheaper_equivalent_module():
+    result = transform.transform_text(SCHEDULE_INPUT, None, _options(mode="search"), source_name="s.mlir")
+    module = ir.parse_module(result.text, ir.new_context())
+    assert result.changed and [ir.symbol_name(f) for f in ir.functions(module)] == ["main"]
+    units = {unit.name: unit for unit in result.report.units}
+    assert set(units) == {"square", "unused", "main", "module"}
+    whole = units["module"]
+    assert whole.winner == "search" and whole.costs["search"] < whole.costs["input"]
+    assert "inline" in whole.search_pipeline and "@main: same results" in whole.reason
+    assert result.report.ops_after == ir.count_ops(module) < result.report.ops_before
+    assert result.report.backend["kind"] == "none"
+
+
+def test_the_floor_wins_over_a_valid_llm_answer_that_is_not_cheaper():
+    with llm_server.CannedLlmServer([SAME_COST_ANSWER]) as server:
+        result = transform.transform_text(FOLDABLE, _ollama(server), _options(task="simplify"))
+    (unit,) = result.report.units
+    assert unit.attempts[0].outcome == report.ACCEPTED
+    assert unit.winner == "search" and unit.status == report.ACCEPTED
+    assert unit.costs["search"] < unit.costs["llm"] == unit.costs["input"]
+    assert "arith.constant 7 : i32" in result.text and "not below the search's" in unit.reason
+
+
+def test_the_floor_stands_when_the_model_is_unreachable():
+    backend = backends.OllamaBackend("qwen2.5-coder", "http://127.0.0.1:9", timeout_s=2)
+    result = transform.transform_text(FOLDABLE, backend, _options(task="simplify"))
+    (unit,) = result.report.units
+    assert unit.winner == "search" and "arith.constant 7 : i32" in result.text
+    assert unit.attempts[0].outcome == report.BACKEND_ERROR
+
+
+def test_schedule_mode_keeps_the_floor_when_the_pipeline_is_useless():
+    useless = '{"passes": ["loop-invariant-code-motion"]}'
+    with llm_server.CannedLlmServer([useless, useless]) as server:
+        result = transform.transform_text(SCHEDULE_INPUT, _ollama(server), _options(mode="schedule"))
+    whole = result.report.units[-1]
+    assert whole.name == "module" and whole.winner == "search"
+    assert [ir.symbol_name(f) for f in ir.functions(ir.parse_module(result.text, ir.new_context()))] == ["main"]
+
+
+def test_search_results_are_cached_and_a_corrupt_entry_is_rebuilt(tmp_path):
+    results = transform.search_cache.SearchCache(tmp_path)
+    first = transform.transform_text(FOLDABLE, None, _options(mode="search"), search_results=results)
+    entries = sorted(tmp_path.glob("*/*.json"))
+    assert entries and all(unit.search["cache"] == "miss" for unit in first.report.units)
+    second = transform.transform_text(FOLDABLE, None, _options(mode="search"), search_results=results)
+    assert second.text == first.text and all(unit.search["cache"] == "hit" for unit in second.report.units)
+    for entry in entries:
+        entry.write_text("{not json")
+    third = transform.transform_text(FOLDABLE, None, _options(mode="search"), search_results=results)
+    assert third.text == first.text and all(unit.search["cache"] == "corrupt" for unit in third.report.units)
+    assert "arith.constant 7" in third.text
+
+
+def test_passlib_disable_returns_the_input_and_loads_no_model(monkeypatch):
+    monkeypatch.setenv(transform.DISABLE_VARIABLE, "1")
+    backend = backends.IreeBackend("/nonexistent/bundle")
+    result = transform.transform_text(FOLDABLE, backend, _options(task="simplify"))
+    assert result.text == FOLDABLE and not result.changed
+    assert result.report.result == "disabled" and "PASSLIB_DISABLE=1" in result.report.reason
+
+
+def test_dry_run_records_prompt_and_answer_and_changes_nothing():
+    with llm_server.CannedLlmServer([GOOD_ANSWER]) as server:
+        result = transform.transform_text(DOUBLE, _ollama(server), _options(dry_run=True))
+    assert result.text == DOUBLE and not result.changed
+    (unit,) = result.report.units
+    (attempt,) = unit.attempts
+    assert "Reduce the strength" in attempt.prompt_text and attempt.answer_text == GOOD_ANSWER
+    assert unit.winner == "input" and "dry run" in unit.reason
+
+
+def test_free_text_task_reaches_the_prompt_and_best_of_samples_are_seeded():
+    task = "Replace the multiplication by two with an addition of the argument to itself."
+    with llm_server.CannedLlmServer([CHANGES_RESULTS, GOOD_ANSWER]) as server:
+        result = transform.transform_text(DOUBLE, _ollama(server), _options(task=task, best_of=2, max_attempts=1))
+        bodies = [request["body"] for request in server.requests]
+    assert all(task in body["prompt"] for body in bodies)
+    assert [body["options"]["seed"] for body in bodies] == [0, 1]
+    (unit,) = result.report.units
+    assert [a.sample for a in unit.attempts] == [0, 1] and unit.winner == "llm"
+    assert "arith.addi %arg0, %arg0" in result.text
