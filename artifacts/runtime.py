@@ -267,6 +267,8 @@ class LlmRuntime:
         seed: Optional[int] = None,
         temperature: float = 0.0,
         on_token: Optional[Callable[[int], None]] = None,
+        logits_processor: Optional[Callable[[Sequence[int], np.ndarray], np.ndarray]] = None,
+        stop_when: Optional[Callable[[Sequence[int]], bool]] = None,
     ) -> list[int]:
         """Generates up to `max_new_tokens` tokens after `prompt_ids`.
 
@@ -278,6 +280,12 @@ class LlmRuntime:
           seed: the seed of the sampler (only used when temperature > 0).
           temperature: 0 for greedy decoding (the default); > 0 samples from softmax(logits / T).
           on_token: called with each new token id as soon as it is chosen (streaming).
+          logits_processor: constrained decoding: called before each token is chosen with the tokens
+            generated so far and the float32 logits row [vocab]; the token is then chosen from the
+            row it returns (e.g. the logits with -inf on disallowed tokens; at least one must stay
+            finite). None (the default) chooses from the model's logits.
+          stop_when: called after each token that did not already end generation (after on_token)
+            with the tokens generated so far; True ends generation there, as a stop token would.
         Returns:
           The new token ids; when generation stopped at a stop token, that token is the last one.
         Raises:
@@ -297,11 +305,15 @@ class LlmRuntime:
             logits = self._as_logits(self._run_prefill(ids, pages, last_only=True)[-1])
             generated: list[int] = []
             while True:
+                if logits_processor is not None:
+                    logits = logits_processor(generated, logits)
                 token = sampling.select_token(logits, temperature, rng)
                 generated.append(token)
                 if on_token is not None:
                     on_token(token)
                 if token in stop or len(generated) == max_new_tokens:
+                    return generated
+                if stop_when is not None and stop_when(generated):
                     return generated
                 logits = self._as_logits(self._run_decode(token, len(ids) + len(generated) - 1, pages))
         finally:

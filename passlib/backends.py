@@ -27,7 +27,7 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from passlib import prompts
+from passlib import constrained, extract, prompts
 
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
@@ -48,12 +48,20 @@ _ESTIMATED_BYTES_PER_TOKEN = 2
 
 @dataclasses.dataclass(frozen=True)
 class DecodingOptions:
-    """How to decode: greedy when temperature is 0, otherwise seeded sampling."""
+    """How to decode: greedy when temperature is 0, otherwise seeded sampling.
+
+    json_schema: the answer must match this JSON schema. HTTP backends pass it to the server; the
+    iree backend enforces a schedule answer schema (`schedule.answer_schema`) token by token
+    (`passlib.constrained`) and ignores other schemas.
+    stop_at_closing_fence: stop once the answer has closed a fenced code block (```mlir ... ```).
+    Only the iree backend honours it; HTTP backends ignore it (their APIs have no such stop rule).
+    """
 
     max_new_tokens: int = 1024
     temperature: float = 0.0
     seed: int | None = None
     json_schema: Mapping[str, Any] | None = None
+    stop_at_closing_fence: bool = False
 
     def __post_init__(self) -> None:
         if self.max_new_tokens <= 0:
@@ -75,12 +83,15 @@ class DecodingOptions:
 
     def key(self) -> dict[str, Any]:
         """The options that change the answer, as plain data (part of the cache key)."""
-        return {
+        key = {
             "max_new_tokens": self.max_new_tokens,
             "temperature": self.temperature,
             "seed": self.sampling_seed,
             "json_schema": self.json_schema,
         }
+        if self.stop_at_closing_fence:  # only when set, so that earlier cache keys still match
+            key["stop_at_closing_fence"] = True
+        return key
 
 
 @dataclasses.dataclass(frozen=True)
@@ -367,6 +378,31 @@ class IreeBackend(Backend):
         except Exception as error:  # the model runtime is a black box: any failure is the model's
             raise BackendError("model", f"the bundle's tokenizer failed: {error}") from error
 
+    def _schedule_decoder(self, runtime: Any, options: DecodingOptions) -> Any:
+        """A constrained decoder when the schema asks for a schedule answer, else None."""
+        if not constrained.is_schedule_answer_schema(options.json_schema):
+            return None
+        generation = runtime.generation
+        stops = list(generation.stop_token_ids)
+        eos = generation.eos_token_id if generation.eos_token_id in stops or not stops else stops[0]
+        constraint = constrained.schedule_constraint(
+            runtime.tokenizer, constrained.schema_pass_names(options.json_schema), eos)
+        return constraint.decoder(options.max_new_tokens)
+
+    @staticmethod
+    def _fence_stop(runtime: Any) -> Callable[[list[int]], bool]:
+        """stop_when for stop_at_closing_fence: the answer holds a closed fenced block."""
+
+        def closed(generated: list[int]) -> bool:
+            # decode everything only when the new token can end a fence
+            last = runtime.tokenizer.decode([generated[-1]], skip_special_tokens=False)
+            if "`" not in last and "~" not in last:
+                return False
+            # the same fences the rewrite answer's extraction reads
+            return any(block.closed for block in extract._fenced_blocks(runtime.decode(generated)))
+
+        return closed
+
     def complete(self, prompt: prompts.Prompt, options: DecodingOptions) -> Completion:
         runtime = self._runtime_instance()
         started = time.monotonic()
@@ -374,17 +410,25 @@ class IreeBackend(Backend):
             # The chat template writes any BOS token itself.
             chat = runtime.apply_chat_template(prompt.messages())
             prompt_ids = runtime.encode(chat, add_special_tokens=False)
+            decoder = self._schedule_decoder(runtime, options)
+            hooks: dict[str, Any] = {}
+            if decoder is not None:
+                hooks = {"logits_processor": decoder.process, "stop_when": decoder.finished}
+            elif options.stop_at_closing_fence:
+                hooks = {"stop_when": self._fence_stop(runtime)}
             output_ids = list(runtime.generate(
                 prompt_ids,
                 options.max_new_tokens,
                 seed=options.sampling_seed,
                 temperature=options.temperature,
+                **hooks,
             ))
             text = runtime.decode(output_ids)
         except Exception as error:  # one failed generation (e.g. too long for the KV cache)
             raise BackendError("generation", f"{type(error).__name__}: {error}") from error
         latency = time.monotonic() - started
-        finish = "length" if len(output_ids) >= options.max_new_tokens else "stop"
+        finished = decoder is not None and decoder.finished(output_ids)
+        finish = "length" if len(output_ids) >= options.max_new_tokens and not finished else "stop"
         return Completion(text, len(prompt_ids), len(output_ids), latency, finish)
 
 

@@ -394,6 +394,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--temperature", type=float, default=0.0, help="0 for greedy decoding (default)")
     parser.add_argument("--seed", type=int, help="sampling seed (default: 0 when sampling)")
     parser.add_argument("--no-equivalence", action="store_true", help="skip the execution check")
+    parser.add_argument("--compare", action="store_true",
+                        help="compare systems side by side on the eval split (passlib/compare.py): identity, "
+                             "canonicalize,cse, the best fixed pipeline of the tune split, the search at budgets "
+                             "10/100/1000 and, when a model is given, the LLM modes")
     parser.add_argument("--search-budget", type=int,
                         help="the search floor's budget in pass-manager runs (default: the driver's; 0: the LLM alone)")
     return parser
@@ -415,14 +419,18 @@ def main(argv: list[str]) -> int:
             check_equivalence=not arguments.no_equivalence,
             search_budget=arguments.search_budget,
         )
-        backend = backends.create_backend(arguments.backend, model=arguments.model,
-                                          endpoint=arguments.endpoint, timeout_s=arguments.timeout,
-                                          tokenizer=arguments.tokenizer)
+        backend = None
+        if not (arguments.compare and arguments.model is None):
+            backend = backends.create_backend(arguments.backend, model=arguments.model,
+                                              endpoint=arguments.endpoint, timeout_s=arguments.timeout,
+                                              tokenizer=arguments.tokenizer)
     except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if arguments.kinds:
         tasks = [task for task in tasks if task.kind in arguments.kinds]
+    if arguments.compare:
+        return _compare_main(arguments, tasks, backend, options)
     tasks = tasks[: arguments.limit] if arguments.limit is not None else tasks
     response_cache = cache.ResponseCache(arguments.cache) if arguments.cache is not None else None
     started = time.monotonic()
@@ -457,3 +465,31 @@ def _describe(backend: backends.Backend) -> dict[str, Any]:
         return backend.describe()
     except backends.BackendError as error:
         return {"kind": backend.kind, "identity": None, "error": str(error)}
+
+
+def _compare_main(arguments: argparse.Namespace, tasks: list[EvalTask], backend: backends.Backend | None,
+                  options: EvaluationOptions) -> int:
+    """`evaluate --compare`: every system on the eval split, one table."""
+    from passlib import compare
+
+    tune = [task for task in tasks if task.split == "tune"]
+    scored = [task for task in tasks if task.split != "tune"]
+    scored = scored[: arguments.limit] if arguments.limit is not None else scored
+    chosen = compare.systems(tune, backend, options)
+    validation = validate.ValidationOptions(check_equivalence=options.check_equivalence)
+    outcomes = compare.compare(scored, chosen, validation, progress=lambda line: print(line, flush=True))
+    rows = compare.summarize(outcomes, scored)
+    descriptions = {name: what for name, (_, what) in chosen.items()}
+    write_json_atomically(arguments.report, {
+        "format": EVALUATION_REPORT_FORMAT,
+        "task_set": str(arguments.tasks),
+        "tune_tasks": len(tune),
+        "eval_tasks": len(scored),
+        "backend": None if backend is None else _describe(backend),
+        "systems": descriptions,
+        "rows": rows,
+    })
+    print(compare.format_table(rows, descriptions))
+    print(f"report: {arguments.report}")
+    return 0
+

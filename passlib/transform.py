@@ -257,8 +257,8 @@ def _rewrite_function(session: _Session, validator: validate.Validator, floor_: 
         for sample in range(options.best_of):
             attempt = report.Attempt(index, report.REJECTED, sample=sample if options.best_of > 1 else None)
             unit_report.attempts.append(attempt)
-            decoding = dataclasses.replace(options.sample_decoding(sample), stop_at_closing_fence=True) \
-                if hasattr(options.decoding, "stop_at_closing_fence") else options.sample_decoding(sample)
+            # The answer is one fenced block: the in-process backend stops at its closing fence.
+            decoding = dataclasses.replace(options.sample_decoding(sample), stop_at_closing_fence=True)
             try:
                 completion = session.ask(lambda feedback=feedback: build_prompt(feedback), decoding, attempt)
             except prompts.PromptTooLarge as error:

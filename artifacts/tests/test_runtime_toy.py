@@ -152,3 +152,33 @@ def test_corrupt_bundle_is_not_loaded(toy, tmp_path):
     (copy / bundle.GENERATION_JSON).unlink()
     with pytest.raises(bundle.BundleError, match=r"generation\.json: bundle file is missing"):
         load_bundle(copy, verify=False)
+
+
+def test_logits_processor_chooses_from_the_logits_it_returns(runtime, prompt_ids, reference_tokens):
+    forced = [(token + 1) % 256 for token in reference_tokens[:6]]
+    seen = []
+
+    def processor(generated, logits):
+        seen.append((list(generated), logits.dtype, logits.shape))
+        masked = np.full_like(logits, -np.inf)
+        masked[forced[len(generated)]] = 0.0
+        return masked
+
+    assert runtime.generate(prompt_ids, 6, stop_token_ids=[], logits_processor=processor) == forced
+    assert seen == [(forced[:index], np.float32, (256,)) for index in range(6)]
+    # sampling draws only from the tokens the processor leaves finite
+    assert runtime.generate(prompt_ids, 6, stop_token_ids=[], seed=5, temperature=1.0,
+                            logits_processor=processor) == forced
+
+
+def test_stop_when_ends_generation(runtime, prompt_ids, reference_tokens):
+    calls = []
+
+    def stop_after_three(generated):
+        calls.append(len(generated))
+        return len(generated) == 3
+
+    assert runtime.generate(prompt_ids, NEW_TOKENS, stop_token_ids=[], stop_when=stop_after_three) == reference_tokens[:3]
+    assert calls == [1, 2, 3]
+    assert runtime.generate(prompt_ids, NEW_TOKENS, stop_token_ids=[], stop_when=lambda generated: False) == reference_tokens
+    assert runtime.free_cache_pages == runtime.cache_pages
