@@ -40,7 +40,10 @@ OPENAI_BASE_URL_VARIABLE = "OPENAI_BASE_URL"
 OPENAI_API_KEY_VARIABLE = "OPENAI_API_KEY"
 OPENAI_MODEL_VARIABLE = "PASSLIB_OPENAI_MODEL"
 TIMEOUT_VARIABLE = "PASSLIB_LLM_TIMEOUT_S"
-BACKEND_KINDS = ("iree", "ollama", "openai")
+BACKEND_KINDS = ("auto", "iree", "ollama", "openai")
+# backend "auto": how long to wait for an Ollama server's /api/tags, and the most of its answer read.
+_AUTO_PROBE_TIMEOUT_S = 2.0
+_AUTO_PROBE_MAX_BYTES = 1 << 20
 # MLIR averages about 2.5 bytes per token with byte-level BPE vocabularies (measured with Qwen2's);
 # two bytes per token overestimates, so a budget checked with it holds for the real tokenizer.
 _ESTIMATED_BYTES_PER_TOKEN = 2
@@ -432,6 +435,56 @@ class IreeBackend(Backend):
         return Completion(text, len(prompt_ids), len(output_ids), latency, finish)
 
 
+class UnavailableBackend(Backend):
+    """No model could be found (backend "auto"): every completion fails with the reason, so each unit
+    keeps the search's result or the input and the report says why."""
+
+    kind = "none"
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def identity(self) -> str:
+        return "none"
+
+    def count_tokens(self, text: str) -> int:
+        return estimate_tokens(text)
+
+    def complete(self, prompt: prompts.Prompt, options: DecodingOptions) -> Completion:
+        raise BackendError("unreachable", self.reason)
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": self.kind, "identity": None, "reason": self.reason}
+
+
+def _ollama_models(host: str) -> list[str] | None:
+    """The model names an Ollama server at `host` lists, or None when none answers in time."""
+    try:
+        with urllib.request.urlopen(f"{host}/api/tags", timeout=_AUTO_PROBE_TIMEOUT_S) as response:
+            answer = json.loads(response.read(_AUTO_PROBE_MAX_BYTES))
+    except (OSError, ValueError):
+        return None
+    models = answer.get("models") if isinstance(answer, dict) else None
+    if not isinstance(models, list):
+        return None
+    return [str(m.get("name")) for m in models if isinstance(m, dict) and m.get("name")]
+
+
+def auto_backend(model: str | None, endpoint: str | None, timeout_s: float | None,
+                 count_tokens: Callable[[str], int]) -> Backend:
+    """The bundle if `model` is one, else an Ollama server if one answers, else UnavailableBackend."""
+    if model and (pathlib.Path(model) / "manifest.json").is_file():
+        return IreeBackend(pathlib.Path(model))
+    host = normalize_ollama_host(endpoint or os.environ.get(OLLAMA_HOST_VARIABLE) or DEFAULT_OLLAMA_HOST)
+    names = _ollama_models(host)
+    if names is None:
+        return UnavailableBackend(f"no bundle given (--model BUNDLE_DIR) and no Ollama server answers at {host}")
+    chosen = model or os.environ.get(OLLAMA_MODEL_VARIABLE) or (names[0] if names else None)
+    if not chosen:
+        return UnavailableBackend(f"the Ollama server at {host} lists no model; pull one or pass --model")
+    return OllamaBackend(chosen, host, timeout_s, count_tokens)
+
+
 def create_backend(kind: str, *, model: str | None = None, endpoint: str | None = None,
                    timeout_s: float | None = None, tokenizer: pathlib.Path | None = None) -> Backend:
     """A backend by name: `model` is the bundle directory for iree, the model name otherwise."""
@@ -440,6 +493,8 @@ def create_backend(kind: str, *, model: str | None = None, endpoint: str | None 
             raise ValueError("the iree backend needs --model BUNDLE_DIR (a bundle built by llm_artifacts)")
         return IreeBackend(pathlib.Path(model))
     counter = tokenizer_json_counter(tokenizer) if tokenizer is not None else estimate_tokens
+    if kind == "auto":
+        return auto_backend(model, endpoint, timeout_s, counter)
     if kind == "ollama":
         return OllamaBackend(model, endpoint, timeout_s, counter)
     if kind == "openai":

@@ -2,20 +2,27 @@
 
 load("//artifacts:defs.bzl", "LlmArtifactInfo")
 
-_BACKENDS = ["iree", "ollama", "openai"]
+_BACKENDS = ["auto", "iree", "ollama", "openai"]
 _MODES = ["rewrite", "schedule", "search"]
 _COSTS = ["ops", "dispatches"]
 
 def _add_backend(ctx, args, inputs):
     """Adds the LLM backend's flags (and a bundle's files to `inputs`); returns execution requirements."""
     args.add("--backend", ctx.attr.backend)
-    if ctx.attr.backend == "iree":
-        if not ctx.attr.model:
-            fail("backend 'iree' needs `model`, an llm_artifacts target such as @rules_iree_llm//artifacts:smollm2_cpu")
+    if ctx.attr.backend in ("iree", "auto") and ctx.attr.model:
         bundle = ctx.attr.model[LlmArtifactInfo]
         args.add("--model", bundle.manifest.dirname)
         inputs.extend(bundle.files.to_list())
         return {}
+    if ctx.attr.backend == "iree":
+        fail("backend 'iree' needs `model`, an llm_artifacts target such as @rules_iree_llm//artifacts:smollm2_cpu")
+    if ctx.attr.backend == "auto":
+        # No bundle: an Ollama server if one answers (model_name, or the first it lists), else none.
+        if ctx.attr.model_name:
+            args.add("--model", ctx.attr.model_name)
+        if ctx.attr.endpoint:
+            args.add("--endpoint", ctx.attr.endpoint)
+        return {"no-remote": "1", "requires-network": "1", "no-cache": "1"}
     if not ctx.attr.model_name:
         fail("backend '{}' needs `model_name`, the server's name of the model".format(ctx.attr.backend))
     args.add("--model", ctx.attr.model_name)
@@ -116,7 +123,7 @@ floor's, and the report says why; `strict = True` makes a unit that nothing impr
         ),
         "best_of": attr.int(default = 1, doc = "LLM answers per attempt (seeded samples); the best valid one counts."),
         "backend": attr.string(
-            doc = "`iree` (in-process from `model`), `ollama` or `openai` (a server at `endpoint`).",
+            doc = "`iree` (in-process from `model`), `ollama` or `openai` (a server at `endpoint`), or `auto` (`model` if given, else an Ollama server if one answers, else no LLM: the search's result, with the reason in the report).",
             default = "iree",
         ),
         "model": attr.label(

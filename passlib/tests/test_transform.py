@@ -323,3 +323,17 @@ def test_free_text_task_reaches_the_prompt_and_best_of_samples_are_seeded():
     (unit,) = result.report.units
     assert [a.sample for a in unit.attempts] == [0, 1] and unit.winner == "llm"
     assert "arith.addi %arg0, %arg0" in result.text
+
+
+def test_auto_backend_finds_an_ollama_server_or_keeps_the_floor_with_the_reason(monkeypatch):
+    monkeypatch.delenv(backends.OLLAMA_MODEL_VARIABLE, raising=False)
+    nobody = backends.create_backend("auto", endpoint="http://127.0.0.1:9")
+    assert isinstance(nobody, backends.UnavailableBackend) and "no Ollama server answers" in nobody.reason
+    result = transform.transform_text(FOLDABLE, nobody, _options(task="simplify"))
+    (unit,) = result.report.units
+    assert unit.winner == "search" and "no Ollama server answers" in unit.attempts[0].diagnostic
+    with llm_server.CannedLlmServer([SAME_COST_ANSWER]) as server:
+        found = backends.create_backend("auto", endpoint=server.url)
+        assert isinstance(found, backends.OllamaBackend)
+        transform.transform_text(FOLDABLE, found, _options(task="simplify", max_attempts=1))
+        assert [request["path"] for request in server.requests][-1] == "/api/generate"
