@@ -300,7 +300,7 @@ def summarize(results: Sequence[TaskResult], wall_s: float) -> dict[str, Any]:
     ran = [a for _, a in answered if a.checks.get(validate.EQUIVALENCE) not in (None, equivalence.SKIPPED)]
     equivalent = [a for a in ran if a.checks[validate.EQUIVALENCE] == equivalence.EQUIVALENT]
     by_kind: dict[str, dict[str, Any]] = {}
-    for kind in KINDS:
+    for kind in KINDS + HARD_KINDS:
         of_kind = [r for r in results if r.task.kind == kind]
         if of_kind:
             by_kind[kind] = {"tasks": len(of_kind), "accepted": sum(r.accepted for r in of_kind),
@@ -377,7 +377,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="task set directory holding tasks.json (default: passlib/eval_tasks)")
     parser.add_argument("--report", type=pathlib.Path, required=True, help="JSON report to write")
     parser.add_argument("--limit", type=int, help="evaluate only the first N tasks")
-    parser.add_argument("--kind", action="append", choices=KINDS, default=[], dest="kinds",
+    parser.add_argument("--kind", action="append", choices=KINDS + HARD_KINDS, default=[], dest="kinds",
                         help="evaluate only tasks of this kind (repeatable)")
     parser.add_argument("--backend", choices=backends.BACKEND_KINDS, default="iree",
                         help="where the model runs (default: iree, in process from a bundle)")

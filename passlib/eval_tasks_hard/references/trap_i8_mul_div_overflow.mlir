@@ -1,0 +1,6 @@
+func.func @main(%arg0: tensor<64xi8>) -> (tensor<64xi8>, tensor<64xi8>) {
+  %cst = arith.constant dense<2> : tensor<64xi8>
+  %0 = arith.muli %arg0, %cst : tensor<64xi8>
+  %1 = arith.divsi %0, %cst : tensor<64xi8>
+  return %1, %0 : tensor<64xi8>, tensor<64xi8>
+}
