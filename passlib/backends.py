@@ -402,7 +402,7 @@ class IreeBackend(Backend):
             if "`" not in last and "~" not in last:
                 return False
             # the same fences the rewrite answer's extraction reads
-            return any(block.closed for block in extract._fenced_blocks(runtime.decode(generated)))
+            return any(block.closed for block in extract.fenced_blocks(runtime.decode(generated)))
 
         return closed
 

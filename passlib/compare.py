@@ -24,11 +24,11 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from passlib import backends, evaluate, floor, ir, schedule, search, transform, validate
+from passlib import backends, equivalence, evaluate, floor, ir, schedule, search, transform, validate
 
 FIXED_PIPELINE = ("canonicalize", "cse")
 SEARCH_BUDGETS = (10, 100, 1000)
-# Longest pipeline considered for best-fixed.
+# The most candidate pipelines best-fixed scores on the tune split.
 _BEST_FIXED_MAX_CANDIDATES = 64
 
 
@@ -71,7 +71,8 @@ class Judge:
     """Judges outputs against inputs; each distinct (input, output) pair is executed once."""
 
     def __init__(self, validation: validate.ValidationOptions) -> None:
-        self.floor = floor.Floor({}, search.SearchOptions(budget=0), validation)
+        self.validation = validation
+        self.checker = equivalence.EquivalenceChecker(validation.equivalence)
         self._verdicts: dict[str, tuple[bool, str]] = {}
 
     def judge(self, task: evaluate.EvalTask, input_text: str, outcome: Outcome) -> None:
@@ -85,7 +86,7 @@ class Judge:
         if key not in self._verdicts:
             try:
                 candidate = ir.parse_module(outcome.text, context)
-                self._verdicts[key] = self.floor.check_module(original, candidate)
+                self._verdicts[key] = floor.check_module(self.checker, self.validation, original, candidate)
             except ir.IrError as error:
                 self._verdicts[key] = (False, f"the output does not parse or verify: {error}")
         outcome.safe, outcome.unsafe_reason = self._verdicts[key]

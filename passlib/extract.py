@@ -33,14 +33,15 @@ class Extraction:
 
 
 @dataclasses.dataclass(frozen=True)
-class _Block:
+class FencedBlock:
     """The text of a fenced code block, and whether its closing fence is there."""
 
     text: str
     closed: bool
 
 
-def _fenced_blocks(response: str) -> list[_Block]:
+def fenced_blocks(response: str) -> list[FencedBlock]:
+    """The fenced code blocks of an answer, in order; the last may be unclosed (a cut-off answer)."""
     blocks = []
     position = 0
     while True:
@@ -53,9 +54,9 @@ def _fenced_blocks(response: str) -> list[_Block]:
         ).search(response, opening.end())
         start = opening.end() + 1
         if closing is None:
-            blocks.append(_Block(response[start:], False))
+            blocks.append(FencedBlock(response[start:], False))
             return blocks
-        blocks.append(_Block(response[start : closing.start()], True))
+        blocks.append(FencedBlock(response[start : closing.start()], True))
         position = closing.end()
 
 
@@ -160,7 +161,7 @@ def extract_mlir(response: str, function_name: str | None = None) -> Extraction:
     where it is wrong; an unclosed block or a bare definition that stops early is reported as
     truncated.
     """
-    blocks = [block for block in _fenced_blocks(response) if _FUNCTION_START.search(block.text)]
+    blocks = [block for block in fenced_blocks(response) if _FUNCTION_START.search(block.text)]
     wanted = [block for block in blocks if _defines(block.text, function_name)] or blocks
     if wanted:
         chosen = wanted[-1]

@@ -19,7 +19,7 @@ allow-list, budget, cost and phase.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from iree.compiler import ir as mlir
 
@@ -45,9 +45,26 @@ class UnitOutcome:
     search: dict
 
 
-def _public(function: mlir.OpView) -> bool:
-    visibility = function.attributes["sym_visibility"] if "sym_visibility" in function.attributes else None
-    return visibility is None or str(visibility) == '"public"'
+def _public_signatures(module: mlir.Operation) -> dict[str, ir.FunctionSignature]:
+    """The signature of each public function `module` defines."""
+    signatures = {}
+    for function in ir.functions(module):
+        visibility = function.attributes["sym_visibility"] if "sym_visibility" in function.attributes else None
+        if not ir.is_declaration(function) and (visibility is None or str(visibility) == '"public"'):
+            signatures[ir.symbol_name(function)] = ir.signature(function)
+    return signatures
+
+
+def _keeps_signatures(candidate: mlir.Operation, expected: Mapping[str, ir.FunctionSignature]) -> str | None:
+    """Why `candidate` does not define each function of `expected` with its signature, or None."""
+    for name, signature in expected.items():
+        function = ir.find_function(candidate, name)
+        if function is None or ir.is_declaration(function):
+            return f"the public function @{name} is gone"
+        differences = ir.signature_differences(signature, ir.signature(function))
+        if differences:
+            return f"@{name}: " + "; ".join(differences)
+    return None
 
 
 def _check_functions(checker: equivalence.EquivalenceChecker, before: mlir.Operation, after: mlir.Operation,
@@ -62,6 +79,19 @@ def _check_functions(checker: equivalence.EquivalenceChecker, before: mlir.Opera
             return False, f"@{name}: {result.status}: {result.detail}"
         details.append(f"@{name}: {result.detail}")
     return True, "; ".join(details) or "no public function to check"
+
+
+def check_module(checker: equivalence.EquivalenceChecker, validation: validate.ValidationOptions,
+                 original: mlir.Operation, candidate: mlir.Operation) -> tuple[bool, str]:
+    """Whether `candidate` keeps each public function of `original` with its signature and, unless the
+    execution check is off, computes the same with it (for LLM pipelines and judged outputs)."""
+    expected = _public_signatures(original)
+    missing = _keeps_signatures(candidate, expected)
+    if missing is not None:
+        return False, missing
+    if not validation.check_equivalence:
+        return True, "execution check off"
+    return _check_functions(checker, original, candidate, sorted(expected), validation.require_equivalence)
 
 
 class Floor:
@@ -105,113 +135,70 @@ class Floor:
         return {"cache": cache_status, "runs": result.runs, "failed_runs": result.failed_runs,
                 "states": len(result.ranked), "stopped": result.stopped, "seconds": result.seconds}
 
-    # --- function phase ---------------------------------------------------------------------------
+    def _check(self, original: mlir.Operation, candidate: mlir.Operation, names: list[str]) -> tuple[bool, str]:
+        if not self.validation.check_equivalence:
+            return True, "execution check off"
+        return _check_functions(self.checker, original, candidate, names, self.validation.require_equivalence)
 
-    def improve_function(self, module: mlir.Operation, name: str) -> tuple[UnitOutcome, mlir.Operation]:
-        """The floor of `@name`: its outcome and the module to continue with."""
-        unit = ir.extract_unit(module, name, callee_bodies=False)
-        original = ir.find_function(module, name)
-        expected = ir.signature(original)
+    def _improve(self, name: str, unit: mlir.Operation, module: mlir.Operation, phase: str,
+                 keep: Callable[[mlir.Operation], bool], place: Callable[[mlir.Operation], mlir.Operation],
+                 check: Callable[[mlir.Operation], tuple[bool, str]]) -> tuple[UnitOutcome, mlir.Operation]:
+        """The floor of one unit: search `unit` (or replay the cache), `place` each candidate state in
+        the module, keep the first, best first, that `check` passes; `module` when none is cheaper."""
+        allowed = self.local if phase == FUNCTION_PHASE else self.allowed
         try:
             cost_before = self.cost.measure(unit)
         except search.CostError as error:
             return UnitOutcome(name, float("nan"), float("nan"), None, f"cost not measurable: {error}",
                                {"cache": "disabled"}), module
-        key = search_cache.search_key(ir.print_ir(unit, generic=True), self.local, self.options.budget,
-                                      self.options.cost, FUNCTION_PHASE)
-        replayed, entry, cache_status = self._replay(key, unit, self.local)
+        key = search_cache.search_key(ir.print_ir(unit, generic=True), allowed, self.options.budget,
+                                      self.options.cost, phase)
+        replayed, entry, cache_status = self._replay(key, unit, allowed)
         if entry is not None:
             if replayed is None:
                 return UnitOutcome(name, cost_before, cost_before, None, entry["detail"], {"cache": cache_status}), module
-            rewritten = ir.clone_module(module)
-            ir.replace_function(rewritten, ir.find_function(replayed, name))
             return UnitOutcome(name, cost_before, self.cost.measure(replayed), entry["pipeline"], entry["detail"],
-                               {"cache": cache_status}), rewritten
-
-        def keeps_function(candidate: mlir.Operation) -> bool:
-            function = ir.find_function(candidate, name)
-            return (function is not None and not ir.is_declaration(function)
-                    and not ir.signature_differences(expected, ir.signature(function)))
-
-        result = search.search(unit, self.local, self.options, keep=keeps_function)
-        detail = f"no pipeline of {len(self.local)} function-local passes lowers the {self.cost.name} cost"
+                               {"cache": cache_status}), place(replayed)
+        result = search.search(unit, allowed, self.options, keep=keep)
+        detail = f"no pipeline of the {len(allowed)} {phase}-phase passes lowers the {self.cost.name} cost"
         for state in [s for s in result.ranked if s.cost < cost_before][:MAX_CHECKED]:
-            rewritten = ir.clone_module(module)
-            ir.replace_function(rewritten, ir.find_function(state.module, name))
-            if ir.verify(rewritten):
-                detail = f"{','.join(state.pipeline)}: the module does not verify with it"
-                continue
-            ok, why = (_check_functions(self.checker, module, rewritten, [name], self.validation.require_equivalence)
-                       if self.validation.check_equivalence else (True, "execution check off"))
+            candidate = place(state.module)
+            ok, why = check(candidate)
             if not ok:
                 detail = f"{','.join(state.pipeline)}: {why}"
                 continue
             self._store(key, list(state.pipeline), state.module, why)
             return UnitOutcome(name, cost_before, state.cost, list(state.pipeline), why,
-                               self._summary(result, cache_status)), rewritten
+                               self._summary(result, cache_status)), candidate
         self._store(key, None, None, detail)
         return UnitOutcome(name, cost_before, cost_before, None, detail, self._summary(result, cache_status)), module
 
-    # --- module phase -----------------------------------------------------------------------------
+    def improve_function(self, module: mlir.Operation, name: str) -> tuple[UnitOutcome, mlir.Operation]:
+        """The floor of `@name` (function phase): its outcome and the module to continue with."""
+        expected = {name: ir.signature(ir.find_function(module, name))}
+
+        def place(unit: mlir.Operation) -> mlir.Operation:
+            rewritten = ir.clone_module(module)
+            ir.replace_function(rewritten, ir.find_function(unit, name))
+            return rewritten
+
+        def check(rewritten: mlir.Operation) -> tuple[bool, str]:
+            if ir.verify(rewritten):
+                return False, "the module does not verify with it"
+            return self._check(module, rewritten, [name])
+
+        return self._improve(name, ir.extract_unit(module, name, callee_bodies=False), module, FUNCTION_PHASE,
+                             keep=lambda candidate: _keeps_signatures(candidate, expected) is None,
+                             place=place, check=check)
 
     def improve_module(self, original: mlir.Operation, module: mlir.Operation
                        ) -> tuple[UnitOutcome, mlir.Operation]:
         """The floor of the whole `module` (already through the function phase); checks against `original`."""
-        public = {ir.symbol_name(f): ir.signature(f) for f in ir.functions(original)
-                  if not ir.is_declaration(f) and _public(f)}
-        try:
-            cost_before = self.cost.measure(module)
-        except search.CostError as error:
-            return UnitOutcome(MODULE_UNIT, float("nan"), float("nan"), None, f"cost not measurable: {error}",
-                               {"cache": "disabled"}), module
-        key = search_cache.search_key(ir.print_ir(module, generic=True), self.allowed, self.options.budget,
-                                      self.options.cost, MODULE_PHASE)
-        replayed, entry, cache_status = self._replay(key, module, self.allowed)
-        if entry is not None:
-            if replayed is None:
-                return UnitOutcome(MODULE_UNIT, cost_before, cost_before, None, entry["detail"],
-                                   {"cache": cache_status}), module
-            return UnitOutcome(MODULE_UNIT, cost_before, self.cost.measure(replayed), entry["pipeline"],
-                               entry["detail"], {"cache": cache_status}), replayed
-
-        def keeps_public_functions(candidate: mlir.Operation) -> bool:
-            for name, expected in public.items():
-                function = ir.find_function(candidate, name)
-                if (function is None or ir.is_declaration(function)
-                        or ir.signature_differences(expected, ir.signature(function))):
-                    return False
-            return True
-
-        result = search.search(module, self.allowed, self.options, keep=keeps_public_functions)
-        detail = f"no pipeline of the {len(self.allowed)} allowed passes lowers the {self.cost.name} cost"
-        for state in [s for s in result.ranked if s.cost < cost_before][:MAX_CHECKED]:
-            ok, why = (_check_functions(self.checker, original, state.module, sorted(public),
-                                        self.validation.require_equivalence)
-                       if self.validation.check_equivalence else (True, "execution check off"))
-            if not ok:
-                detail = f"{','.join(state.pipeline)}: {why}"
-                continue
-            self._store(key, list(state.pipeline), state.module, why)
-            return UnitOutcome(MODULE_UNIT, cost_before, state.cost, list(state.pipeline), why,
-                               self._summary(result, cache_status)), state.module
-        self._store(key, None, None, detail)
-        return UnitOutcome(MODULE_UNIT, cost_before, cost_before, None, detail,
-                           self._summary(result, cache_status)), module
-
-    def check_module(self, original: mlir.Operation, candidate: mlir.Operation) -> tuple[bool, str]:
-        """Whether `candidate` keeps and computes each public function of `original` (for LLM pipelines)."""
-        public = [ir.symbol_name(f) for f in ir.functions(original) if not ir.is_declaration(f) and _public(f)]
-        for name in public:
-            function = ir.find_function(candidate, name)
-            if function is None or ir.is_declaration(function):
-                return False, f"the pipeline removed the public function @{name}"
-            differences = ir.signature_differences(ir.signature(ir.find_function(original, name)),
-                                                   ir.signature(function))
-            if differences:
-                return False, f"@{name}: " + "; ".join(differences)
-        if not self.validation.check_equivalence:
-            return True, "execution check off"
-        return _check_functions(self.checker, original, candidate, public, self.validation.require_equivalence)
+        expected = _public_signatures(original)
+        return self._improve(MODULE_UNIT, module, module, MODULE_PHASE,
+                             keep=lambda candidate: _keeps_signatures(candidate, expected) is None,
+                             place=lambda candidate: candidate,
+                             check=lambda candidate: self._check(original, candidate, sorted(expected)))
 
 
 def unit_report(outcome: UnitOutcome, cost_name: str) -> report.UnitReport:

@@ -150,9 +150,8 @@ def search(module: mlir.Operation, allowed: Mapping[str, schedule.PassInfo], opt
     names = sorted(allowed)
     initial = State((), cost.measure(module), module)
     seen = {module_key(module)}
-    found = [initial]
-    frontier = [(initial.order(), 0)]
     states = [initial]
+    frontier = [(initial.order(), 0)]
     runs = failed = 0
     stopped = "exhausted"
     while frontier:
@@ -185,9 +184,7 @@ def search(module: mlir.Operation, allowed: Mapping[str, schedule.PassInfo], opt
                 continue
             child = State(state.pipeline + (name,), value, candidate)
             states.append(child)
-            found.append(child)
             heapq.heappush(frontier, (child.order(), len(states) - 1))
         if stopped != "exhausted":
             break
-    found.sort(key=State.order)
-    return SearchResult(found, runs, failed, stopped, round(time.monotonic() - started, 6))
+    return SearchResult(sorted(states, key=State.order), runs, failed, stopped, round(time.monotonic() - started, 6))

@@ -11,25 +11,18 @@ process leaves a whole entry or none. Layout: `<dir>/<key[:2]>/<key>.json`.
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import json
 import pathlib
 from collections.abc import Iterable
 from typing import Any
 
+from artifacts import bundle
 from artifacts.atomic_write import write_text_atomic
 
 CACHE_FORMAT = 1
 HIT = "hit"
 MISS = "miss"
 CORRUPT = "corrupt"
-
-
-def _compiler_version() -> str:
-    try:
-        return importlib.metadata.version("iree-base-compiler")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def search_key(unit_text: str, allowed: Iterable[str], budget: int, cost: str, phase: str) -> str:
@@ -41,7 +34,7 @@ def search_key(unit_text: str, allowed: Iterable[str], budget: int, cost: str, p
         "budget": budget,
         "cost": cost,
         "phase": phase,
-        "compiler": _compiler_version(),
+        "compiler": bundle.toolchain_versions(["iree-base-compiler"])["iree-base-compiler"],
     }
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
 

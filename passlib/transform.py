@@ -176,6 +176,11 @@ def _candidate_cost(cost: search.Cost, module: mlir.Operation, name: str | None)
         return None
 
 
+def _measured(value: float) -> float | None:
+    """A floor outcome's cost, None where it could not be measured (NaN)."""
+    return None if value != value else value
+
+
 def _decide(unit_report: report.UnitReport, working: mlir.Operation, floor_module: mlir.Operation,
             llm_module: mlir.Operation | None, costs: dict[str, float | None]) -> mlir.Operation:
     """Sets the unit's winner (the cheapest of input, search, llm; the floor on a tie) and returns its module."""
@@ -229,12 +234,13 @@ def _rewrite_function(session: _Session, validator: validate.Validator, floor_: 
     unit_text = ir.print_body(ir.extract_unit(working, name, callee_bodies=False))
     function_text = ir.print_ir(function)
     cost = search.cost_named(options.cost)
-    costs: dict[str, float | None] = {floor.INPUT: _candidate_cost(cost, working, name)}
     floor_module = working
     if floor_ is not None:
         outcome, floor_module = floor_.improve_function(working, name)
         unit_report.search_pipeline, unit_report.search = outcome.pipeline, outcome.search
-        costs[floor.SEARCH] = outcome.cost_after
+        costs = {floor.INPUT: _measured(outcome.cost_before), floor.SEARCH: _measured(outcome.cost_after)}
+    else:
+        costs = {floor.INPUT: _candidate_cost(cost, working, name)}
 
     def build_prompt(feedback: prompts.Feedback | None = None) -> prompts.Prompt:
         answer_tokens = session.backend.count_tokens(function_text)
@@ -340,7 +346,7 @@ def _schedule_module(session: _Session, floor_: floor.Floor | None, working: mli
         units, floor_module = _floor_functions(floor_, working, names, options.cost)
         outcome, floor_module = floor_.improve_module(working, floor_module)
         unit_report.search_pipeline, unit_report.search = outcome.pipeline, outcome.search
-        costs[floor.SEARCH] = _candidate_cost(cost, floor_module, None)
+        costs[floor.SEARCH] = _measured(outcome.cost_after)
     module_text = ir.print_body(working)
     histogram = ir.op_histogram(working)
     decoding = dataclasses.replace(options.decoding, json_schema=schedule.answer_schema(allowed))
@@ -355,7 +361,8 @@ def _schedule_module(session: _Session, floor_: floor.Floor | None, working: mli
     if options.dry_run:
         _dry_run_unit(session, unit_report, build_prompt, decoding)
         return units + [unit_report], working
-    checker = floor_ or floor.Floor(allowed, search.SearchOptions(budget=0, cost=options.cost), options.validation)
+    # The floor's checker has run the originals already; it keeps their results.
+    checker = floor_.checker if floor_ is not None else equivalence.EquivalenceChecker(options.validation.equivalence)
     best: tuple[float, mlir.Operation, str] | None = None
     feedback: prompts.Feedback | None = None
     for index in range(options.max_attempts):
@@ -398,7 +405,7 @@ def _schedule_module(session: _Session, floor_: floor.Floor | None, working: mli
                                       f"{costs[floor.INPUT]}, so it does not make the module cheaper")
                 first_rejection = first_rejection or prompts.Feedback("cost", attempt.diagnostic, previous)
                 continue
-            ok, detail = checker.check_module(working, result.module)
+            ok, detail = floor.check_module(checker, options.validation, working, result.module)
             attempt.checks["equivalence"] = equivalence.EQUIVALENT if ok else validate.FAILED
             if not ok:
                 attempt.stage, attempt.diagnostic = "equivalence", detail

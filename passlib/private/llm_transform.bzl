@@ -16,16 +16,13 @@ def _add_backend(ctx, args, inputs):
         return {}
     if ctx.attr.backend == "iree":
         fail("backend 'iree' needs `model`, an llm_artifacts target such as @rules_iree_llm//artifacts:smollm2_cpu")
-    if ctx.attr.backend == "auto":
-        # No bundle: an Ollama server if one answers (model_name, or the first it lists), else none.
-        if ctx.attr.model_name:
-            args.add("--model", ctx.attr.model_name)
-        if ctx.attr.endpoint:
-            args.add("--endpoint", ctx.attr.endpoint)
-        return {"no-remote": "1", "requires-network": "1", "no-cache": "1"}
-    if not ctx.attr.model_name:
+
+    # An HTTP server; for `auto` without a bundle, an Ollama server if one answers (model_name, or
+    # the first model it lists), else no LLM.
+    if ctx.attr.backend != "auto" and not ctx.attr.model_name:
         fail("backend '{}' needs `model_name`, the server's name of the model".format(ctx.attr.backend))
-    args.add("--model", ctx.attr.model_name)
+    if ctx.attr.model_name:
+        args.add("--model", ctx.attr.model_name)
     if ctx.attr.endpoint:
         args.add("--endpoint", ctx.attr.endpoint)
 

@@ -83,12 +83,12 @@ def test_stop_at_closing_fence(shared_backend):
     fenced = shared_backend.complete(
         prompt, backends.DecodingOptions(max_new_tokens=max_new_tokens, stop_at_closing_fence=True))
     # greedy: the same answer, cut right after the first closing fence
-    assert any(block.closed for block in extract._fenced_blocks(free.text)), free.text
+    assert any(block.closed for block in extract.fenced_blocks(free.text)), free.text
     assert free.text.startswith(fenced.text)
     assert fenced.completion_tokens < max_new_tokens and fenced.finish_reason == "stop"
-    assert any(block.closed for block in extract._fenced_blocks(fenced.text))
+    assert any(block.closed for block in extract.fenced_blocks(fenced.text))
     assert fenced.text.rstrip().endswith("```")
-    assert not any(block.closed for block in extract._fenced_blocks(fenced.text.rstrip()[:-1]))
+    assert not any(block.closed for block in extract.fenced_blocks(fenced.text.rstrip()[:-1]))
 
 
 def test_real_model_answer_goes_through_the_pipeline(bundle, tmp_path):

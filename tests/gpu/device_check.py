@@ -190,8 +190,7 @@ def check_model(model_dir: Path, driver: str, work: Path, repeats: dict) -> list
     comparison = compare(measured[REFERENCE_DRIVER], measured[driver], logits[REFERENCE_DRIVER], logits[driver],
                          PREFILL_LENGTHS[0], TOLERANCES[model_dir.name])
     for name in (driver, REFERENCE_DRIVER):
-        row = {"model": model_dir.name, "driver": name, **{k: v for k, v in measured[name].items() if k != "tokens"}}
-        row["tokens"] = measured[name]["tokens"]
+        row = {"model": model_dir.name, "driver": name, **measured[name]}
         if name == driver:
             row.update(comparison)
         rows.append(row)
@@ -215,8 +214,8 @@ def table(rows: list[dict]) -> str:
 
         prefill = []
         for length in PREFILL_LENGTHS:
-            value = row["prefill_s"].get(length) or row["prefill_s"].get(str(length))
-            ref_value = ref["prefill_s"].get(length) or ref["prefill_s"].get(str(length))
+            value = row["prefill_s"].get(length)
+            ref_value = ref["prefill_s"].get(length)
             prefill.append("n/a (context)" if value is None else f"{value * 1000:.1f} ms{ratio(value, ref_value, False)}")
         agreement = "reference" if is_reference else f"{row['tokens_equal']}/{GENERATED_TOKENS}"
         error = "" if is_reference else f"{row['relative_l2']:.2e} ({row['max_abs']:.3g})"
