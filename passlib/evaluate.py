@@ -31,7 +31,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from passlib import backends, cache, equivalence, ir, prompts, report, transform, validate
+from passlib import backends, cache, cli_options, equivalence, ir, prompts, report, transform, validate
 
 TASK_SET_FORMAT = 1
 EVALUATION_REPORT_FORMAT = 1
@@ -368,45 +368,26 @@ def write_json_atomically(path: pathlib.Path, data: Any) -> None:
         raise
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m passlib.cli evaluate",
-        description="Run passlib over an MLIR task set with a model and report parse, verify, "
-                    "equivalence and improvement rates and latency.")
+DESCRIPTION = ("Run passlib over an MLIR task set with a model and report parse, verify, equivalence and "
+               "improvement rates and latency; or, with --compare, put systems side by side.")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `python -m passlib.cli evaluate` besides the shared ones (passlib/cli_options.py)."""
     parser.add_argument("--tasks", type=pathlib.Path, default=DEFAULT_TASK_SET,
                         help="task set directory holding tasks.json (default: passlib/eval_tasks)")
     parser.add_argument("--report", type=pathlib.Path, required=True, help="JSON report to write")
     parser.add_argument("--limit", type=int, help="evaluate only the first N tasks")
     parser.add_argument("--kind", action="append", choices=KINDS + HARD_KINDS, default=[], dest="kinds",
                         help="evaluate only tasks of this kind (repeatable)")
-    parser.add_argument("--backend", choices=backends.BACKEND_KINDS, default="iree",
-                        help="where the model runs (default: iree, in process from a bundle)")
-    parser.add_argument("--model", help="bundle directory for iree; model name for ollama and openai")
-    parser.add_argument("--endpoint", help="server URL for ollama and openai")
-    parser.add_argument("--timeout", type=float, help="seconds per HTTP request")
-    parser.add_argument("--tokenizer", type=pathlib.Path,
-                        help="tokenizer.json of a served model, to measure prompts exactly")
-    parser.add_argument("--cache", type=pathlib.Path, help="directory of the response cache")
-    parser.add_argument("--max-attempts", type=int, default=3, help="prompts per unit (default: 3)")
-    parser.add_argument("--context-tokens", type=int, default=4096,
-                        help="the model's context size (default: 4096)")
-    parser.add_argument("--max-new-tokens", type=int, default=1024, help="longest answer (default: 1024)")
-    parser.add_argument("--temperature", type=float, default=0.0, help="0 for greedy decoding (default)")
-    parser.add_argument("--seed", type=int, help="sampling seed (default: 0 when sampling)")
-    parser.add_argument("--no-equivalence", action="store_true", help="skip the execution check")
     parser.add_argument("--compare", action="store_true",
                         help="compare systems side by side on the eval split (passlib/compare.py): identity, "
                              "canonicalize,cse, the best fixed pipeline of the tune split, the search at budgets "
                              "10/100/1000 and, when a model is given, the LLM modes")
-    parser.add_argument("--search-budget", type=int,
-                        help="the search floor's budget in pass-manager runs (default: the driver's; 0: the LLM alone)")
-    return parser
 
 
-def main(argv: list[str]) -> int:
+def run(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Runs `evaluate`; returns the exit status (0 when it ran, 2 for bad arguments or task sets)."""
-    parser = _parser()
-    arguments = parser.parse_args(argv)
     if arguments.limit is not None and arguments.limit < 1:
         parser.error("--limit must be at least 1")
     try:
@@ -414,16 +395,13 @@ def main(argv: list[str]) -> int:
         options = EvaluationOptions(
             max_attempts=arguments.max_attempts,
             context_tokens=arguments.context_tokens,
-            decoding=backends.DecodingOptions(max_new_tokens=arguments.max_new_tokens,
-                                              temperature=arguments.temperature, seed=arguments.seed),
+            decoding=cli_options.decoding_options(arguments),
             check_equivalence=not arguments.no_equivalence,
             search_budget=arguments.search_budget,
         )
         backend = None
         if not (arguments.compare and arguments.model is None):
-            backend = backends.create_backend(arguments.backend, model=arguments.model,
-                                              endpoint=arguments.endpoint, timeout_s=arguments.timeout,
-                                              tokenizer=arguments.tokenizer)
+            backend = cli_options.create_backend(arguments)
     except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -538,10 +538,11 @@ def resolve_bind_address(host: str, port: int, allow_remote: bool) -> tuple[sock
     return family, address
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m passlib.cli serve",
-        description="Serve a compiled model bundle over Ollama's and OpenAI's HTTP APIs.")
+DESCRIPTION = "Serve a compiled model bundle over Ollama's and OpenAI's HTTP APIs."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `python -m passlib.cli serve`."""
     parser.add_argument("--model", type=pathlib.Path, required=True, help="bundle directory (llm_artifacts)")
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default: {DEFAULT_HOST})")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT,
@@ -553,12 +554,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="most new tokens when a request sets no limit; negative: until the "
                              "context is full (default: 1024)")
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
-    return parser
 
 
-def main(argv: list[str]) -> int:
+def run(arguments: argparse.Namespace) -> int:
     """Runs `serve` until interrupted; returns the exit status (2 when it cannot start)."""
-    arguments = _parser().parse_args(argv)
     try:
         family, address = resolve_bind_address(arguments.host, arguments.port, arguments.allow_remote)
         service = model_service.ModelService.load(arguments.model, arguments.name, arguments.default_num_predict)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -108,3 +109,17 @@ def test_cli_search_mode_needs_no_backend(tmp_path):
     data = json.loads(report_path.read_text())
     assert data["backend"]["kind"] == "none" and data["ops_after"] < data["ops_before"]
     assert data["units"][-1]["search"]["runs"] <= 30
+
+
+def test_subcommands_share_their_options_and_a_file_named_serve_is_a_transform_input(tmp_path, monkeypatch):
+    parser = cli.build_parser()
+    commands = next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
+    transform_help = {a.dest: a.help for a in commands.choices["transform"]._actions}
+    evaluate_help = {a.dest: a.help for a in commands.choices["evaluate"]._actions}
+    shared = set(transform_help) & set(evaluate_help) - {"help", "report"}
+    assert {"backend", "model", "max_new_tokens", "search_budget", "no_equivalence"} <= shared
+    assert all(transform_help[dest] == evaluate_help[dest] for dest in shared)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "serve").write_text(SCHEDULE_INPUT)
+    assert cli.main(["transform", "serve", "--mode", "search", "-o", "out.mlir", "--report", "r.json"]) == 0
+    assert json.loads((tmp_path / "r.json").read_text())["input"] == "serve"
