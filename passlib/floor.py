@@ -129,9 +129,7 @@ class Floor:
             self.cache.store(key, pipeline, None if module is None else search.module_key(module), detail)
 
     @staticmethod
-    def _summary(result: search.SearchResult | None, cache_status: str) -> dict:
-        if result is None:
-            return {"cache": cache_status}
+    def _summary(result: search.SearchResult, cache_status: str) -> dict:
         return {"cache": cache_status, "runs": result.runs, "failed_runs": result.failed_runs,
                 "states": len(result.ranked), "stopped": result.stopped, "seconds": result.seconds}
 
