@@ -7,7 +7,7 @@ so the prompt text is the one the model was trained with.
 
 import json
 from functools import lru_cache
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -70,3 +70,35 @@ def render_chat_template(
         )
     except jinja2.TemplateError as error:
         raise ChatTemplateError(f"chat template failed to render: {error}") from error
+
+
+def render_model_chat(
+    generation: Any,
+    token_text: Callable[[int], Optional[str]],
+    messages: Sequence[Mapping[str, Any]],
+    *,
+    add_generation_prompt: bool = True,
+) -> str:
+    """The prompt text for `messages` with a model's own template and special tokens.
+
+    Args:
+      generation: the model's GenerationConfig (generation.json): its chat_template and the ids of
+        its bos, eos and pad tokens.
+      token_text: the text of a token id (the tokenizer's id_to_token).
+      messages: the conversation.
+      add_generation_prompt: end with the header of an assistant turn, so the model answers.
+    """
+
+    def text_of(token_id: Optional[int]) -> Optional[str]:
+        return None if token_id is None else token_text(token_id)
+
+    return render_chat_template(
+        generation.chat_template,
+        messages,
+        add_generation_prompt=add_generation_prompt,
+        special_tokens={
+            "bos_token": text_of(generation.bos_token_id),
+            "eos_token": text_of(generation.eos_token_id),
+            "pad_token": text_of(generation.pad_token_id),
+        },
+    )

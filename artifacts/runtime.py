@@ -39,7 +39,7 @@ import numpy as np
 import tokenizers
 
 from artifacts import bundle, kv_cache, sampling
-from artifacts.chat_template import render_chat_template
+from artifacts.chat_template import render_model_chat
 from artifacts.generation_json import GenerationConfig
 from artifacts.model_config import ModelConfig
 from tokenizer_model.tokenizer import CompiledTokenizer
@@ -196,19 +196,8 @@ class LlmRuntime:
 
     def apply_chat_template(self, messages: Sequence[Mapping[str, Any]], add_generation_prompt: bool = True) -> str:
         """The prompt text for a conversation, rendered with the checkpoint's chat template."""
-
-        def token_text(token_id: Optional[int]) -> Optional[str]:
-            return None if token_id is None else self.tokenizer.id_to_token(token_id)
-
-        return render_chat_template(
-            self.generation.chat_template,
-            messages,
-            add_generation_prompt=add_generation_prompt,
-            special_tokens={
-                "bos_token": token_text(self.generation.bos_token_id),
-                "eos_token": token_text(self.generation.eos_token_id),
-                "pad_token": token_text(self.generation.pad_token_id),
-            },
+        return render_model_chat(
+            self.generation, self.tokenizer.id_to_token, messages, add_generation_prompt=add_generation_prompt
         )
 
     def encode_chat(self, messages: Sequence[Mapping[str, Any]], add_generation_prompt: bool = True) -> list[int]:

@@ -15,7 +15,7 @@ vocabulary and other GGUF metadata do not end up in the IRPA.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from gguf import GGUFReader, GGUFValueType
@@ -111,6 +111,18 @@ def dequantize(tensor: InferenceTensor, dtype: torch.dtype) -> torch.Tensor:
     else:
         data = tensor.as_torch().to(dtype)
     return data.contiguous().clone()
+
+
+def copy_gguf_metadata(reader: GGUFReader, writer: Any, select: Callable[[str], bool]) -> None:
+    """Adds the metadata keys of `reader` for which `select(key)` holds to a gguf.GGUFWriter, with
+    their types (the header's own fields and the architecture, which the writer sets, are skipped)."""
+    for key, field in reader.fields.items():
+        if key.startswith("GGUF.") or key == "general.architecture" or not select(key):
+            continue
+        if field.types[0] == GGUFValueType.ARRAY:
+            writer.add_key_value(key, field.contents(), field.types[0], sub_type=field.types[-1])
+        else:
+            writer.add_key_value(key, field.contents(), field.types[0])
 
 
 def _open_reader(path: Path) -> GGUFReader:

@@ -183,3 +183,16 @@ def check_shape(
             fix="the tensor and the configuration disagree; use a matching configuration "
             "or an uncorrupted checkpoint.",
         )
+
+
+def permute_for_interleaved_rope(weight, head_count: int):
+    """Reorders the rows of a q or k projection from the Hugging Face "rotate half" layout
+    (rotary pairs (i, i + d/2) in each head) to the interleaved layout of GGUF files
+    (pairs (2i, 2i + 1)). `weight` is a numpy array or a torch tensor [rows, columns]."""
+    rows, columns = weight.shape
+    head_dim = rows // head_count
+    return (
+        weight.reshape(head_count, 2, head_dim // 2, columns)
+        .swapaxes(1, 2)
+        .reshape(rows, columns)
+    )

@@ -104,25 +104,13 @@ def reference_greedy(model, prompt: list[int], count: int) -> list[int]:
     return tokens[len(prompt) :]
 
 
-def permute_for_interleaved_rope(weight: np.ndarray, head_count: int) -> np.ndarray:
-    """Reorders the rows of a q or k projection from the Hugging Face "rotate half" layout
-    (rotary pairs (i, i + d/2) in each head) to the interleaved layout of GGUF files
-    (pairs (2i, 2i + 1))."""
-    rows, columns = weight.shape
-    head_dim = rows // head_count
-    return (
-        weight.reshape(head_count, 2, head_dim // 2, columns)
-        .swapaxes(1, 2)
-        .reshape(rows, columns)
-    )
-
-
 def write_llama_gguf_from_hf(
     hf_directory: str | Path,
     gguf_path: str | Path,
     *,
     token_embedding_type: str = "Q8_0",
     matrix_type: str = "F32",
+    tokenizer_from: str | Path | None = None,
 ) -> Path:
     """Writes a Llama GGUF file holding the weights of a Hugging Face Llama checkpoint.
 
@@ -130,11 +118,15 @@ def write_llama_gguf_from_hf(
     `token_embedding_type` ("F32", "F16" or "Q8_0"), the blocks' projection matrices as
     `matrix_type` ("F32" or a block type such as "Q4_1", as in SmolLM2's GGUF), and `output.weight`
     (F32) is left out when the checkpoint ties its embeddings, as in SmolLM2's GGUF.
+    `tokenizer_from`: a GGUF file whose tokenizer.* keys (vocabulary, merges, special tokens, chat
+    template) are copied, so that the tiny model has a real tokenizer (its vocab_size must match).
     """
     import gguf
     from safetensors.numpy import load_file
 
     from export.hf_checkpoint import hf_tensor_name
+    from export.gguf_checkpoint import copy_gguf_metadata
+    from export.llama_layout import permute_for_interleaved_rope
 
     hf_directory = Path(hf_directory)
     config = json.loads((hf_directory / "config.json").read_text())
@@ -151,6 +143,10 @@ def write_llama_gguf_from_hf(
     writer.add_rope_freq_base(config["rope_theta"])
     writer.add_rope_dimension_count(config["hidden_size"] // heads)
     writer.add_vocab_size(config["vocab_size"])
+    if tokenizer_from is not None:
+        copy_gguf_metadata(
+            gguf.GGUFReader(str(tokenizer_from)), writer, lambda key: key.startswith("tokenizer.")
+        )
 
     def add(name: str, data: np.ndarray, type_name: str = "F32") -> None:
         quant_type = gguf.GGMLQuantizationType[type_name]

@@ -81,7 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
                                        description=serve.DESCRIPTION)
     serve.add_arguments(serve_parser)
     serve_parser.set_defaults(run=lambda arguments, parser: serve.run(arguments))
-    evaluate_parser = commands.add_parser("evaluate", parents=[parent], help="run passlib over an MLIR task set",
+    # evaluate --compare takes several models side by side: its --model is repeatable.
+    evaluate_parser = commands.add_parser("evaluate", parents=[cli_options.model_parent(repeatable_model=True)],
+                                          help="run passlib over an MLIR task set",
                                           description=evaluate.DESCRIPTION)
     evaluate.add_arguments(evaluate_parser)
     evaluate_parser.set_defaults(run=lambda arguments, parser: evaluate.run(arguments, parser))

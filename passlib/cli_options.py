@@ -1,7 +1,7 @@
 """The command-line options that `transform` and `evaluate` share: one declaration, one help text.
 
 `model_parent()` is an argparse parent parser (the model, its backend, decoding, attempts, the execution
-check and the search floor); `decoding_options` and `create_backend` read those options back.
+check and the search floor); `decoding_options`, `model_names` and `create_backend` read those options back.
 """
 
 from __future__ import annotations
@@ -12,14 +12,25 @@ import pathlib
 from passlib import backends, transform
 
 
-def model_parent() -> argparse.ArgumentParser:
-    """A parent parser holding the options both `transform` and `evaluate` take."""
+def model_parent(repeatable_model: bool = False) -> argparse.ArgumentParser:
+    """A parent parser holding the options both `transform` and `evaluate` take.
+
+    With `repeatable_model` (evaluate), --model may be given more than once: `model` is then a list (or
+    None); model_names reads either form back.
+    """
     parser = argparse.ArgumentParser(add_help=False)
     group = parser.add_argument_group("model and decoding")
     group.add_argument("--backend", choices=backends.BACKEND_KINDS, default="iree",
                        help="where the model runs: iree (in process from a bundle, the default), ollama, openai, "
                             "or auto (the bundle if --model is one, else an Ollama server that answers, else none)")
-    group.add_argument("--model", help="bundle directory for iree; model name for ollama and openai")
+    # One help text for both commands; only evaluate (with --compare) takes several.
+    model_help = ("bundle directory for iree; model name for ollama and openai; evaluate --compare takes it more "
+                  "than once (each model's LLM systems are then named SYSTEM[NAME], NAME the bundle directory's "
+                  "basename or the model name)")
+    if repeatable_model:
+        group.add_argument("--model", action="append", help=model_help)
+    else:
+        group.add_argument("--model", help=model_help)
     group.add_argument("--endpoint",
                        help=f"server URL (default: ${backends.OLLAMA_HOST_VARIABLE} or "
                             f"${backends.OPENAI_BASE_URL_VARIABLE})")
@@ -50,7 +61,26 @@ def decoding_options(arguments: argparse.Namespace) -> backends.DecodingOptions:
                                     seed=arguments.seed)
 
 
-def create_backend(arguments: argparse.Namespace) -> backends.Backend:
-    """The backend `model_parent()`'s arguments name (ValueError for a missing model)."""
-    return backends.create_backend(arguments.backend, model=arguments.model, endpoint=arguments.endpoint,
+def model_names(arguments: argparse.Namespace) -> list[str]:
+    """The --model values: none, one, or (with `model_parent(repeatable_model=True)`) several."""
+    if arguments.model is None:
+        return []
+    return list(arguments.model) if isinstance(arguments.model, list) else [arguments.model]
+
+
+def model_label(arguments: argparse.Namespace, model: str) -> str:
+    """A model's short name: the bundle directory's basename (iree, or a directory), else the name as given."""
+    path = pathlib.Path(model)
+    if arguments.backend == "iree" or path.is_dir():
+        return path.name or model
+    return model
+
+
+def create_backend(arguments: argparse.Namespace, model: str | None = None) -> backends.Backend:
+    """The backend `model_parent()`'s arguments name (ValueError for a missing model); `model` picks one
+    of several --model values (by default the only one, if any)."""
+    if model is None:
+        names = model_names(arguments)
+        model = names[0] if names else None
+    return backends.create_backend(arguments.backend, model=model, endpoint=arguments.endpoint,
                                    timeout_s=arguments.timeout, tokenizer=arguments.tokenizer)

@@ -383,7 +383,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compare", action="store_true",
                         help="compare systems side by side on the eval split (passlib/compare.py): identity, "
                              "canonicalize,cse, the best fixed pipeline of the tune split, the search at budgets "
-                             "10/100/1000 and, when a model is given, the LLM modes")
+                             "10/100/1000 and, for each --model given, the LLM modes")
+    parser.add_argument("--systems", metavar="PATTERNS",
+                        help="with --compare, run only these systems: comma-separated names or patterns with * "
+                             "and ? (brackets are literal), e.g. 'search@1000,schedule*,rewrite*' (default: all)")
 
 
 def run(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -399,8 +402,16 @@ def run(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             check_equivalence=not arguments.no_equivalence,
             search_budget=arguments.search_budget,
         )
-        backend = None
-        if not (arguments.compare and arguments.model is None):
+        models = cli_options.model_names(arguments)
+        if arguments.compare:
+            backends_by_name = _compare_backends(arguments, models)
+            selected = _selected_systems(arguments, list(backends_by_name))
+        else:
+            if len(models) > 1:
+                raise ValueError(f"--model was given {len(models)} times; only evaluate --compare runs several "
+                                 "models side by side")
+            if arguments.systems is not None:
+                raise ValueError("--systems selects systems of evaluate --compare; add --compare")
             backend = cli_options.create_backend(arguments)
     except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -408,7 +419,7 @@ def run(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if arguments.kinds:
         tasks = [task for task in tasks if task.kind in arguments.kinds]
     if arguments.compare:
-        return _compare_main(arguments, tasks, backend, options)
+        return _compare_main(arguments, tasks, backends_by_name, options, selected)
     tasks = tasks[: arguments.limit] if arguments.limit is not None else tasks
     response_cache = cache.ResponseCache(arguments.cache) if arguments.cache is not None else None
     started = time.monotonic()
@@ -445,29 +456,58 @@ def _describe(backend: backends.Backend) -> dict[str, Any]:
         return {"kind": backend.kind, "identity": None, "error": str(error)}
 
 
-def _compare_main(arguments: argparse.Namespace, tasks: list[EvalTask], backend: backends.Backend | None,
-                  options: EvaluationOptions) -> int:
-    """`evaluate --compare`: every system on the eval split, one table."""
+def _compare_backends(arguments: argparse.Namespace, models: Sequence[str]) -> dict[str, backends.Backend]:
+    """`evaluate --compare`'s backends, one per --model, by the model's short name (none without --model)."""
+    backends_by_name: dict[str, backends.Backend] = {}
+    for model in models:
+        name = cli_options.model_label(arguments, model)
+        if name in backends_by_name:
+            raise ValueError(f"two --model values are named {name!r}; the LLM systems of each model are named "
+                             "after it (SYSTEM[NAME]), so give models with different names")
+        backends_by_name[name] = cli_options.create_backend(arguments, model)
+    return backends_by_name
+
+
+def _selected_systems(arguments: argparse.Namespace, models: Sequence[str]) -> list[str] | None:
+    """The systems --systems selects (ValueError for patterns that match none); None for all."""
+    from passlib import compare
+
+    if arguments.systems is None:
+        return None
+    return compare.select_systems(arguments.systems, compare.system_names(models))
+
+
+def _compare_main(arguments: argparse.Namespace, tasks: list[EvalTask],
+                  backends_by_name: Mapping[str, backends.Backend], options: EvaluationOptions,
+                  selected: Sequence[str] | None = None) -> int:
+    """`evaluate --compare`: every system (or the `selected` ones) on the eval split, one table."""
     from passlib import compare
 
     tune = [task for task in tasks if task.split == "tune"]
     scored = [task for task in tasks if task.split != "tune"]
     scored = scored[: arguments.limit] if arguments.limit is not None else scored
-    chosen = compare.systems(tune, backend, options)
+    chosen = compare.systems(tune, backends_by_name, options, only=selected)
     validation = validate.ValidationOptions(check_equivalence=options.check_equivalence)
     outcomes = compare.compare(scored, chosen, validation, progress=lambda line: print(line, flush=True))
     rows = compare.summarize(outcomes, scored)
     descriptions = {name: what for name, (_, what) in chosen.items()}
+    described = {name: _describe(backend) for name, backend in backends_by_name.items()}
     write_json_atomically(arguments.report, {
         "format": EVALUATION_REPORT_FORMAT,
         "task_set": str(arguments.tasks),
         "tune_tasks": len(tune),
         "eval_tasks": len(scored),
-        "backend": None if backend is None else _describe(backend),
+        # The one model's backend (None without a model or with several); every model's, by name.
+        "backend": next(iter(described.values())) if len(described) == 1 else None,
+        "backends": described,
         "systems": descriptions,
         "rows": rows,
     })
     print(compare.format_table(rows, descriptions))
+    answers = compare.format_answer_table(rows)
+    if answers:
+        print()
+        print(answers)
     print(f"report: {arguments.report}")
     return 0
 

@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 from iree.compiler import ir as mlir
 
-from passlib import backends, cache, equivalence, extract, floor, ir, prompts, report, schedule, search, search_cache, validate
+from passlib import backends, cache, equivalence, extract, floor, ir, prompts, report, schedule, search, search_cache, unit_prompts, validate
 
 REWRITE_MODE = "rewrite"
 SCHEDULE_MODE = "schedule"
@@ -130,11 +130,8 @@ class _Session:
 
     def prompt_budget(self, options: TransformOptions) -> int:
         """Tokens left for the prompt: the context (the model's own limit if smaller) minus the answer."""
-        context = options.context_tokens
-        limit = self.backend.context_limit()
-        if limit is not None:
-            context = min(context, limit)
-        return context - options.decoding.max_new_tokens
+        return unit_prompts.prompt_budget(options.context_tokens, self.backend.context_limit(),
+                                          options.decoding.max_new_tokens)
 
     def ask(self, build_prompt: Callable[[], prompts.Prompt], options: backends.DecodingOptions,
             attempt: report.Attempt) -> backends.Completion | None:
@@ -231,7 +228,6 @@ def _rewrite_function(session: _Session, validator: validate.Validator, floor_: 
     function = ir.find_function(working, name)
     unit_report = report.UnitReport(name, report.REJECTED, ops_before=ir.count_ops(function), cost=options.cost)
     unit_report.ops_after = unit_report.ops_before
-    unit_text = ir.print_body(ir.extract_unit(working, name, callee_bodies=False))
     function_text = ir.print_ir(function)
     cost = search.cost_named(options.cost)
     floor_module = working
@@ -248,10 +244,9 @@ def _rewrite_function(session: _Session, validator: validate.Validator, floor_: 
             raise prompts.PromptTooLarge(
                 f"@{name} takes {answer_tokens} tokens, more than max_new_tokens "
                 f"({options.decoding.max_new_tokens}): the rewrite could not be written out")
-        return prompts.build_rewrite_prompt(
-            task=options.task, function_name=name, unit_text=unit_text,
-            count_tokens=session.backend.count_tokens, budget_tokens=session.prompt_budget(options),
-            feedback=feedback)
+        return unit_prompts.rewrite_prompt(
+            working, name, task=options.task, count_tokens=session.backend.count_tokens,
+            budget_tokens=session.prompt_budget(options), feedback=feedback)
 
     if options.dry_run:
         _dry_run_unit(session, unit_report, build_prompt, options.decoding)
@@ -347,15 +342,11 @@ def _schedule_module(session: _Session, floor_: floor.Floor | None, working: mli
         outcome, floor_module = floor_.improve_module(working, floor_module)
         unit_report.search_pipeline, unit_report.search = outcome.pipeline, outcome.search
         costs[floor.SEARCH] = _measured(outcome.cost_after)
-    module_text = ir.print_body(working)
-    histogram = ir.op_histogram(working)
     decoding = dataclasses.replace(options.decoding, json_schema=schedule.answer_schema(allowed))
-    descriptions = {name: info.description for name, info in allowed.items()}
 
     def build_prompt(feedback: prompts.Feedback | None = None) -> prompts.Prompt:
-        return prompts.build_schedule_prompt(
-            module_text=module_text, histogram=histogram, op_count=ops_before,
-            allowed_passes=descriptions, count_tokens=session.backend.count_tokens,
+        return unit_prompts.schedule_prompt(
+            working, allowed, count_tokens=session.backend.count_tokens,
             budget_tokens=session.prompt_budget(options), feedback=feedback)
 
     if options.dry_run:

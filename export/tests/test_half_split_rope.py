@@ -13,7 +13,7 @@ from sharktank.types.quantizers import StaticScaledQuantizer
 from export.errors import ExportOptionError
 from export.export_llm import with_half_split_rope
 from export.rotary_without_slices import RotateHalfWithoutSlices
-from export.testing import permute_for_interleaved_rope
+from export.llama_layout import permute_for_interleaved_rope
 
 HEADS, KV_HEADS, HEAD_DIM, WIDTH = 4, 2, 8, 16
 

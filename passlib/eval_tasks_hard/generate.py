@@ -27,7 +27,6 @@ import collections
 import json
 import os
 import pathlib
-import re
 import subprocess
 import sys
 import tempfile
@@ -41,6 +40,7 @@ if str(REPO) not in sys.path:
 from iree.compiler.tools import binaries  # noqa: E402
 
 from passlib import equivalence, ir, schedule  # noqa: E402
+from passlib.torch_lowering import BACKEND_PIPELINE, export_torch, lower_to_linalg, wrap_torch_boundary  # noqa: E402
 
 SEED = 20240611
 BEAM_WIDTH = 4
@@ -48,15 +48,6 @@ MAX_DEPTH = 6
 MAX_FUNCTION_OPS = 150
 TUNE_EVERY = 3  # within each kind, tasks 0, 3, 6, ... (in name order) are the tune split
 KIND_ORDER = ("torch-export", "linalg-export", "iree-input", "trap")
-# torch-mlir's conversions to linalg without its canonicalize/cse, so redundancy is left in place.
-LOWER_TO_LINALG = (
-    "builtin.module(func.func(torch-decompose-complex-ops,convert-torch-to-tmtensor,"
-    "convert-torch-to-linalg,convert-torch-to-scf,convert-torch-to-arith,convert-torch-to-tensor),"
-    "torch-func-backend-type-conversion,func.func(torch-finalizing-backend-type-conversion))"
-)
-LOWER_TO_LINALG_CLEAN = (
-    "builtin.module(func.func(torch-decompose-complex-ops),torch-backend-to-linalg-on-tensors-backend-pipeline)"
-)
 
 
 class Candidate:
@@ -258,75 +249,22 @@ def _torch_modules():
     ]
 
 
-_VTENSOR = re.compile(r"!torch\.vtensor<\[([^\]]*)\],(\w+)>")
-
-
-def _builtin(torch_type: str) -> str:
-    def convert(match: re.Match) -> str:
-        dims = [d.strip() for d in match.group(1).split(",") if d.strip()]
-        return "tensor<" + "".join(d + "x" for d in dims) + match.group(2) + ">"
-    return _VTENSOR.sub(convert, torch_type)
-
-
-def wrap_torch_boundary(text: str) -> str:
-    """The torch-level export with builtin tensors at the public boundary (torch_c casts inside)."""
-    out = []
-    for line in text.split("\n"):
-        match = re.match(r"(\s*)func\.func @(\w+)\((.*)\) -> (.*?)( attributes .*)? \{$", line)
-        if match:
-            indent, name, arguments, results, _ = match.groups()
-            pairs = re.findall(r"%([\w.]+): (!torch\.vtensor<\[[^\]]*\],\w+>)", arguments)
-            new_arguments = ", ".join(f"%{a}_b: {_builtin(t)}" for a, t in pairs)
-            out.append(f"{indent}func.func @{name}({new_arguments}) -> {_builtin(results)} {{")
-            for a, t in pairs:
-                out.append(f"{indent}  %{a} = torch_c.from_builtin_tensor %{a}_b : {_builtin(t)} -> {t}")
-            continue
-        match = re.match(r"(\s*)return (.*?) : (.*)$", line)
-        if match:
-            indent, values, types = match.groups()
-            names = [v.strip() for v in values.split(",")]
-            torch_types = _VTENSOR.findall(types)
-            torch_types = [f"!torch.vtensor<[{d}],{e}>" for d, e in torch_types]
-            assert len(names) == len(torch_types), line
-            converted = []
-            for index, (v, t) in enumerate(zip(names, torch_types)):
-                out.append(f"{indent}%ret{index}_b = torch_c.to_builtin_tensor {v} : {t} -> {_builtin(t)}")
-                converted.append(f"%ret{index}_b")
-            out.append(f"{indent}return {', '.join(converted)} : {', '.join(_builtin(t) for t in torch_types)}")
-            continue
-        out.append(line)
-    return "\n".join(out)
-
-
 def torch_candidates() -> list[Candidate]:
     import torch
-    from iree.turbine import aot
 
     candidates = []
     torch.manual_seed(SEED)  # parameters and example inputs are drawn in a fixed order
     for name, description, module, args in _torch_modules():
-        exported = aot.export(module, args=args)
-        raw = str(exported.mlir_module)
+        raw = export_torch(module, args)
         candidates.append(Candidate(
             f"torch_{name}", "torch-export",
             description + " (torch dialect, as exported by iree-turbine)", wrap_torch_boundary(raw)))
-        try:
-            lowered = _run_opt(raw, LOWER_TO_LINALG)
-            how = "lowered to linalg/tensor/arith without cleanup"
-        except RuntimeError:
-            # Some conversions leave torch list constants that only canonicalization removes.
-            lowered = _run_opt(raw, LOWER_TO_LINALG_CLEAN)
-            how = "lowered to linalg/tensor/arith by torch-mlir's backend pipeline"
+        lowered, method = lower_to_linalg(raw)
+        # Some conversions leave torch list constants that only canonicalization removes.
+        how = ("lowered to linalg/tensor/arith by torch-mlir's backend pipeline" if method == BACKEND_PIPELINE
+               else "lowered to linalg/tensor/arith without cleanup")
         candidates.append(Candidate(f"linalg_{name}", "linalg-export", f"{description} ({how})", lowered))
     return candidates
-
-
-def _run_opt(text: str, pipeline: str) -> str:
-    completed = subprocess.run([binaries.find_tool("iree-opt"), f"--pass-pipeline={pipeline}", "-"],
-                               input=text, capture_output=True, text=True, check=False, timeout=300)
-    if completed.returncode != 0:
-        raise RuntimeError(completed.stderr[-2000:])
-    return completed.stdout
 
 
 # --- hand-written modules -----------------------------------------------------------------------------
