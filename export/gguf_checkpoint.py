@@ -23,6 +23,7 @@ from sharktank.types import Dataset, DefaultPrimitiveTensor, InferenceTensor, Qu
 from sharktank.types import gguf_interop
 
 from export.errors import CheckpointError
+from export.gguf_header import check_gguf_header
 from export.llama_layout import LlamaHyperParameters, check_shape, expected_tensors
 
 SUPPORTED_ARCHITECTURE = "llama"
@@ -126,9 +127,11 @@ def copy_gguf_metadata(reader: GGUFReader, writer: Any, select: Callable[[str], 
 
 
 def _open_reader(path: Path) -> GGUFReader:
+    """A GGUFReader over a file whose header `check_gguf_header` has found sound (bounded, UTF-8)."""
+    check_gguf_header(path)
     try:
         return GGUFReader(path)
-    except (ValueError, OSError, IndexError, KeyError, UnicodeDecodeError) as error:
+    except (ValueError, OSError, IndexError, KeyError) as error:
         raise CheckpointError(
             path,
             f"is not a readable GGUF file ({type(error).__name__}: {error}).",

@@ -9,13 +9,19 @@ dimension i with i + head_dim/2, as transformers does.
 
 Everything that can be checked from config.json and the safetensors headers (architecture, every
 tensor's presence, shape and dtype, file integrity) is checked before any tensor data is read.
+
+Every shard the index names must lie inside the checkpoint directory: a relative path without
+"..", whose directories resolve inside it. The shard file itself may be a symbolic link (Bazel's
+sandbox and external repositories, and the Hugging Face cache, present every file as one); its
+bytes are part of the source digest all the same, which hashes the files under the directory with
+symbolic links to files followed (artifacts/bundle.py: checkpoint_sha256).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import torch
 from safetensors import safe_open
@@ -35,6 +41,9 @@ SUPPORTED_ARCHITECTURES = ("LlamaForCausalLM", "Qwen2ForCausalLM")
 CONFIG_FILE = "config.json"
 SINGLE_FILE = "model.safetensors"
 INDEX_FILE = "model.safetensors.index.json"
+# config.json and the index are kilobytes (the index of a model in a thousand shards is about
+# 100 KB); a larger file is no checkpoint's JSON, and reading it would only take memory.
+MAX_JSON_BYTES = 16 << 20
 
 # Hugging Face name of each sharktank tensor, per layer ("{layer}" is filled in) and global.
 _LAYER_TENSOR_NAMES = {
@@ -103,13 +112,7 @@ def describe_model(directory: Path) -> HfModelDescription:
             fix="point --checkpoint at a Hugging Face model directory (config.json + "
             "*.safetensors) or at a .gguf file.",
         )
-    try:
-        raw_config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CheckpointError(config_path, f"is not valid JSON ({error}).") from error
-    if not isinstance(raw_config, dict):
-        raise CheckpointError(config_path, "does not hold a JSON object.")
-
+    raw_config = _read_json_object(config_path)
     architectures = raw_config.get("architectures") or []
     architecture = architectures[0] if len(architectures) == 1 else None
     if architecture not in SUPPORTED_ARCHITECTURES:
@@ -236,17 +239,78 @@ def _open_safetensors(path: Path):
         ) from error
 
 
+def _read_json_object(path: Path) -> dict:
+    """The JSON object in `path` (at most MAX_JSON_BYTES); CheckpointError naming the file if the
+    file is larger, unreadable, not JSON (nesting deeper than Python's recursion limit included) or
+    not an object."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_JSON_BYTES:
+            raise CheckpointError(
+                path,
+                f"is {size} bytes; a checkpoint's JSON files are at most {MAX_JSON_BYTES}.",
+                fix="point --checkpoint at a Hugging Face model directory as save_pretrained "
+                "writes it.",
+            )
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        raise CheckpointError(path, f"is not valid JSON ({error}).") from error
+    if not isinstance(document, dict):
+        raise CheckpointError(path, "does not hold a JSON object.")
+    return document
+
+
+def _index_weight_map(index_path: Path) -> dict[str, str]:
+    """The index's map of tensor names to shard file names."""
+    weight_map = _read_json_object(index_path).get("weight_map")
+    if not isinstance(weight_map, dict) or not all(
+        isinstance(file_name, str) for file_name in weight_map.values()
+    ):
+        raise CheckpointError(
+            index_path,
+            "is not a safetensors index: it needs a weight_map object of tensor names to shard "
+            "file names.",
+            fix=f"restore the {INDEX_FILE} that came with the shards.",
+        )
+    return weight_map
+
+
+def _shard_path(directory: Path, index_path: Path, tensor: str, file_name: str) -> Path:
+    """The shard the index names for `tensor`; CheckpointError unless it lies inside `directory`
+    (see the module docstring)."""
+    if not _is_inside(directory, file_name):
+        raise CheckpointError(
+            index_path,
+            f"names the shard {file_name!r}, which lies outside the checkpoint directory "
+            f"{directory}.",
+            tensor=tensor,
+            fix="the weight_map must name shard files inside the checkpoint directory by paths "
+            "relative to it (e.g. model-00001-of-00002.safetensors); copy the shards there and "
+            "name them so.",
+        )
+    return directory / file_name
+
+
+def _is_inside(directory: Path, file_name: str) -> bool:
+    """Whether `file_name` is a relative path without ".." whose directories resolve inside
+    `directory` (symbolic links and loops among them included)."""
+    relative = PurePosixPath(file_name)
+    if not relative.parts or relative.is_absolute() or ".." in relative.parts or "\0" in file_name:
+        return False
+    try:
+        return (directory / relative).parent.resolve().is_relative_to(directory.resolve())
+    except (OSError, RuntimeError):  # RuntimeError: a symbolic link loop (Python < 3.13)
+        return False
+
+
 def _safetensors_files(directory: Path) -> tuple[list[Path], dict[str, Path] | None]:
     """The safetensors files of a checkpoint, and the index's tensor-to-file map if sharded."""
     index_path = directory / INDEX_FILE
     if index_path.is_file():
-        try:
-            weight_map = json.loads(index_path.read_text(encoding="utf-8"))["weight_map"]
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
-            raise CheckpointError(
-                index_path, f"is not a safetensors index with a weight_map ({error})."
-            ) from error
-        by_tensor = {name: directory / file_name for name, file_name in weight_map.items()}
+        by_tensor = {
+            name: _shard_path(directory, index_path, name, file_name)
+            for name, file_name in _index_weight_map(index_path).items()
+        }
         files = sorted(set(by_tensor.values()))
         for file in files:
             if not file.is_file():
@@ -258,7 +322,8 @@ def _safetensors_files(directory: Path) -> tuple[list[Path], dict[str, Path] | N
         return files, by_tensor
     if (directory / SINGLE_FILE).is_file():
         return [directory / SINGLE_FILE], None
-    candidates = sorted(directory.glob("*.safetensors"))
+    # Regular files only: opening a named pipe would wait for a writer forever.
+    candidates = sorted(path for path in directory.glob("*.safetensors") if path.is_file())
     if len(candidates) == 1:
         return candidates, None
     if candidates:

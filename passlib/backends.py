@@ -8,18 +8,28 @@
 HTTP uses only the standard library (urllib). Decoding is greedy (temperature 0) unless sampling is
 asked for, and sampling always carries a seed. Failures raise BackendError with a kind
 ("unreachable", "timeout", "server", "protocol"), which the driver turns into a reason in the report.
+
+A server's answer is untrusted: each request has a total deadline (connecting, sending and every
+read together; a server that dribbles its answer is cut off when it passes), its body is capped at
+MAX_RESPONSE_BYTES, redirects are not followed (the API key goes to the configured server only),
+and whatever comes back (a bad status line, a truncated body, bytes that are not UTF-8, JSON that is
+invalid or too deeply nested) is a BackendError, never an exception of its own.
 """
 
 from __future__ import annotations
 
 import abc
 import dataclasses
+import functools
 import hashlib
+import http.client
 import json
 import math
 import os
 import pathlib
 import socket
+import ssl
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -41,6 +51,13 @@ OPENAI_API_KEY_VARIABLE = "OPENAI_API_KEY"
 OPENAI_MODEL_VARIABLE = "PASSLIB_OPENAI_MODEL"
 TIMEOUT_VARIABLE = "PASSLIB_LLM_TIMEOUT_S"
 BACKEND_KINDS = ("auto", "iree", "ollama", "openai")
+# The most bytes of a response body read; a larger body is a protocol error. An answer of
+# max_new_tokens tokens is a few hundred kilobytes at most, even JSON-escaped.
+MAX_RESPONSE_BYTES = 8 << 20
+# The most bytes of an error status's body read, and the most characters of it a message quotes.
+_ERROR_BODY_BYTES = 4096
+_DETAIL_CHARS = 500
+_READ_CHUNK_BYTES = 64 << 10
 # backend "auto": how long to wait for an Ollama server's /api/tags, and the most of its answer read.
 _AUTO_PROBE_TIMEOUT_S = 2.0
 _AUTO_PROBE_MAX_BYTES = 1 << 20
@@ -163,51 +180,230 @@ def tokenizer_json_counter(path: pathlib.Path) -> Callable[[str], int]:
 
 
 def _timeout_from(option: float | None) -> float:
+    """The total seconds one request may take: the option, else the environment, else the default."""
     if option is not None:
-        return option
+        return _positive_seconds(option, "--timeout")
     value = os.environ.get(TIMEOUT_VARIABLE)
     if not value:
         return DEFAULT_TIMEOUT_SECONDS
     try:
-        return float(value)
+        seconds = float(value)
     except ValueError:
         raise ValueError(f"{TIMEOUT_VARIABLE}={value!r} is not a number of seconds") from None
+    return _positive_seconds(seconds, f"{TIMEOUT_VARIABLE}={value!r}")
+
+
+def _positive_seconds(seconds: float, name: str) -> float:
+    if not (0 < seconds < math.inf):
+        raise ValueError(f"{name} must be a positive, finite number of seconds")
+    return seconds
 
 
 def _is_timeout(reason: object) -> bool:
     return isinstance(reason, (TimeoutError, socket.timeout)) or "timed out" in str(reason)
 
 
+def _short(value: object) -> str:
+    """Untrusted text (or JSON data, written as JSON), cut to _DETAIL_CHARS for a message."""
+    if isinstance(value, str):
+        text = value
+    else:
+        try:
+            text = json.dumps(value)
+        except (TypeError, ValueError, RecursionError):
+            text = f"<{type(value).__name__}>"
+    return text if len(text) <= _DETAIL_CHARS else text[:_DETAIL_CHARS] + "..."
+
+
+class _Deadline:
+    """The total time one HTTP exchange may take, enforced on the sockets it opens.
+
+    A socket timeout bounds each read, not their sum: a server that sends a byte a second never
+    trips it. So a timer shuts down the exchange's sockets when the deadline passes, which ends
+    whatever read or write is waiting on them; `expired` then says why the exchange failed. The
+    deadline keeps a duplicate of each socket's descriptor: a shutdown through it reaches the
+    connection even after TLS has taken the socket over, and it cannot hit a reused descriptor.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.expired = False
+        self._end = time.monotonic() + seconds
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> "_Deadline":
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+        with self._lock:
+            for duplicate in self._sockets:
+                duplicate.close()
+            self._sockets.clear()
+
+    def remaining(self) -> float:
+        """Seconds left (never negative)."""
+        return max(0.0, self._end - time.monotonic())
+
+    def watch(self, connection: socket.socket) -> socket.socket:
+        """Shuts `connection` down at the deadline (at once if it has passed); returns it."""
+        with self._lock:
+            self._sockets.append(connection.dup())
+            if self.expired:
+                _shut_down(self._sockets[-1])
+        return connection
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for duplicate in self._sockets:
+                _shut_down(duplicate)
+
+
+def _shut_down(connection: socket.socket) -> None:
+    try:
+        connection.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # not connected, or closed by the other end already
+
+
+class _DeadlineConnection:
+    """Mixed into http.client's connections: the deadline watches every socket they open."""
+
+    def __init__(self, *args: Any, deadline: _Deadline, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        create = self._create_connection  # http.client's hook that opens the socket
+        self._create_connection = lambda *arguments, **options: deadline.watch(create(*arguments, **options))
+
+
+class _HTTPConnection(_DeadlineConnection, http.client.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_DeadlineConnection, http.client.HTTPSConnection):
+    pass
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    return ssl.create_default_context()
+
+
+class _DeadlineHandler(urllib.request.AbstractHTTPHandler):
+    """urllib's http and https handler, with connections that the deadline watches."""
+
+    def __init__(self, deadline: _Deadline) -> None:
+        super().__init__()
+        self._deadline = deadline
+
+    def http_open(self, request: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_HTTPConnection, request, deadline=self._deadline)
+
+    def https_open(self, request: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_HTTPSConnection, request, deadline=self._deadline, context=_tls_context())
+
+    http_request = urllib.request.AbstractHTTPHandler.do_request_
+    https_request = urllib.request.AbstractHTTPHandler.do_request_
+
+
+def _opener(deadline: _Deadline) -> urllib.request.OpenerDirector:
+    """http and https (through the environment's proxies) under `deadline`; no redirects, no other schemes."""
+    opener = urllib.request.OpenerDirector()
+    for handler in (urllib.request.ProxyHandler(), _DeadlineHandler(deadline), urllib.request.UnknownHandler(),
+                    urllib.request.HTTPDefaultErrorHandler(), urllib.request.HTTPErrorProcessor()):
+        opener.add_handler(handler)
+    return opener
+
+
+def _read_capped(response: Any, limit: int, url: str) -> bytes:
+    """The body, read in chunks; a protocol error once it passes `limit` bytes."""
+    body = bytearray()
+    while chunk := response.read(_READ_CHUNK_BYTES):
+        body += chunk
+        if len(body) > limit:
+            raise BackendError("protocol", f"{url} answered with more than {limit} bytes")
+    return bytes(body)
+
+
+def _error_detail(error: urllib.error.HTTPError) -> str:
+    """The start of an error status's body, as text (empty when it cannot be read)."""
+    try:
+        body = error.read(_ERROR_BODY_BYTES)
+    except (OSError, http.client.HTTPException, ValueError):
+        body = b""
+    finally:
+        error.close()
+    return _short(body.decode("utf-8", errors="replace"))
+
+
+def _transport_error(url: str, error: Exception, deadline: _Deadline) -> BackendError:
+    """The BackendError for what went wrong on the way (the deadline explains any failure after it)."""
+    reason = error.reason if isinstance(error, urllib.error.URLError) else error
+    if deadline.expired or _is_timeout(reason):
+        return BackendError("timeout", f"{url} did not answer within {deadline.seconds:g} s")
+    if isinstance(reason, http.client.HTTPException):
+        detail = f"{type(reason).__name__}: {_short(str(reason))}"
+        return BackendError("protocol", f"{url} broke the HTTP protocol: {detail}")
+    if isinstance(reason, OSError):
+        return BackendError("unreachable", f"cannot reach {url}: {_short(str(reason))}")
+    return BackendError("protocol", f"{url} answered with something unreadable: {_short(str(reason))}")
+
+
+def _exchange(request: urllib.request.Request, timeout_s: float, limit: int) -> bytes:
+    """The body of the answer to `request`, all within `timeout_s`; every failure is a BackendError."""
+    url = request.full_url
+    with _Deadline(timeout_s) as deadline:
+        try:
+            with _opener(deadline).open(request, timeout=deadline.remaining()) as response:
+                body = _read_capped(response, limit, url)
+        except urllib.error.HTTPError as error:
+            raise BackendError("server", f"{url} answered HTTP {error.code}: {_error_detail(error)}") from None
+        except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as error:
+            raise _transport_error(url, error, deadline) from None
+        if deadline.expired:  # a body cut short by the deadline can look complete
+            raise _transport_error(url, TimeoutError(), deadline)
+    return body
+
+
+def _json_object(url: str, body: bytes) -> dict[str, Any]:
+    """The body as a JSON object; a protocol error for anything else."""
+    try:
+        answer = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise BackendError("protocol", f"{url} answered with bytes that are not UTF-8 ({error.reason} "
+                                       f"at byte {error.start})") from None
+    except RecursionError:
+        raise BackendError("protocol", f"{url} answered with JSON nested too deeply") from None
+    except ValueError as error:  # invalid JSON, or a number too long to convert
+        raise BackendError("protocol", f"{url} answered with invalid JSON: {_short(str(error))}") from None
+    if not isinstance(answer, dict):
+        raise BackendError("protocol", f"{url} answered with JSON that is not an object")
+    return answer
+
+
 def post_json(url: str, payload: Mapping[str, Any], timeout_s: float,
               headers: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """POSTs JSON and returns the JSON answer; every failure becomes a BackendError."""
+    """POSTs JSON and returns the JSON answer, all within `timeout_s`; every failure becomes a BackendError."""
     request = urllib.request.Request(
         url,
         data=json.dumps(payload).encode("utf-8"),
         headers={"Content-Type": "application/json", **(headers or {})},
         method="POST",
     )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:
-            body = response.read()
-    except urllib.error.HTTPError as error:
-        detail = error.read().decode("utf-8", errors="replace")[:500]
-        raise BackendError("server", f"{url} answered HTTP {error.code}: {detail}") from None
-    except urllib.error.URLError as error:
-        if _is_timeout(error.reason):
-            raise BackendError("timeout", f"{url} did not answer within {timeout_s} s") from None
-        raise BackendError("unreachable", f"cannot reach {url}: {error.reason}") from None
-    except (TimeoutError, socket.timeout):
-        raise BackendError("timeout", f"{url} did not answer within {timeout_s} s") from None
-    except (ConnectionError, OSError) as error:
-        raise BackendError("unreachable", f"connection to {url} failed: {error}") from None
-    try:
-        answer = json.loads(body)
-    except json.JSONDecodeError as error:
-        raise BackendError("protocol", f"{url} answered with invalid JSON: {error}") from None
-    if not isinstance(answer, dict):
-        raise BackendError("protocol", f"{url} answered with JSON that is not an object")
-    return answer
+    return _json_object(url, _exchange(request, timeout_s, MAX_RESPONSE_BYTES))
+
+
+def _token_count(value: object) -> int | None:
+    """A token count from an answer: a non-negative integer, else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _finish_reason(value: object) -> str | None:
+    return _short(value) if isinstance(value, str) else None
 
 
 def normalize_ollama_host(host: str) -> str:
@@ -265,16 +461,16 @@ class OllamaBackend(Backend):
         answer = post_json(f"{self.host}/api/generate", payload, self.timeout_s)
         latency = time.monotonic() - started
         if "error" in answer:
-            raise BackendError("server", f"ollama: {answer['error']}")
+            raise BackendError("server", f"ollama: {_short(answer['error'])}")
         text = answer.get("response")
         if not isinstance(text, str):
             raise BackendError("protocol", "ollama's answer has no 'response' text")
         return Completion(
             text,
-            answer.get("prompt_eval_count"),
-            answer.get("eval_count"),
+            _token_count(answer.get("prompt_eval_count")),
+            _token_count(answer.get("eval_count")),
             latency,
-            answer.get("done_reason"),
+            _finish_reason(answer.get("done_reason")),
         )
 
 
@@ -329,13 +525,14 @@ class OpenAIBackend(Backend):
             raise BackendError("protocol", "the answer has no choices[0].message.content") from None
         if not isinstance(text, str):
             raise BackendError("protocol", "choices[0].message.content is not text")
-        usage = answer.get("usage") or {}
+        usage = answer.get("usage")
+        usage = usage if isinstance(usage, dict) else {}
         return Completion(
             text,
-            usage.get("prompt_tokens"),
-            usage.get("completion_tokens"),
+            _token_count(usage.get("prompt_tokens")),
+            _token_count(usage.get("completion_tokens")),
             latency,
-            choice.get("finish_reason"),
+            _finish_reason(choice.get("finish_reason")),
         )
 
 
@@ -459,15 +656,16 @@ class UnavailableBackend(Backend):
 
 def _ollama_models(host: str) -> list[str] | None:
     """The model names an Ollama server at `host` lists, or None when none answers in time."""
+    url = f"{host}/api/tags"
     try:
-        with urllib.request.urlopen(f"{host}/api/tags", timeout=_AUTO_PROBE_TIMEOUT_S) as response:
-            answer = json.loads(response.read(_AUTO_PROBE_MAX_BYTES))
-    except (OSError, ValueError):
+        answer = _json_object(url, _exchange(urllib.request.Request(url), _AUTO_PROBE_TIMEOUT_S,
+                                             _AUTO_PROBE_MAX_BYTES))
+    except BackendError:
         return None
-    models = answer.get("models") if isinstance(answer, dict) else None
+    models = answer.get("models")
     if not isinstance(models, list):
         return None
-    return [str(m.get("name")) for m in models if isinstance(m, dict) and m.get("name")]
+    return [m["name"] for m in models if isinstance(m, dict) and isinstance(m.get("name"), str) and m["name"]]
 
 
 def auto_backend(model: str | None, endpoint: str | None, timeout_s: float | None,

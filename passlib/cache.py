@@ -4,8 +4,14 @@ The key is the SHA-256 of (model identity, e.g. the bundle manifest's digest; th
 decoding options). An entry is one JSON file `<dir>/<key[:2]>/<key>.json` holding the answer and a
 checksum over it: it is written to a temporary file in the same directory and renamed into place,
 so concurrent writers and killed processes leave either a whole entry or none, and an entry whose
-checksum or key does not match is reported as corrupt and rebuilt, never trusted. In cache-only
-mode a missing entry is an error (CacheMiss) instead of a call to the model.
+checksum or key does not match, or that is not an entry at all (bytes that are not JSON, JSON nested
+too deeply, fields of the wrong type), is reported as corrupt and rebuilt, never trusted. In
+cache-only mode a missing entry is an error (CacheMiss) instead of a call to the model.
+
+Any Python text is stored and read back identical, lone surrogates included (an answer's JSON may
+escape them): keys, checksums and entries are UTF-8 that lets surrogates through unescaped (escaped,
+JSON would read a surrogate pair back as one character), which is plain UTF-8 for every text
+without them, so earlier keys and entries still match.
 """
 
 from __future__ import annotations
@@ -37,7 +43,9 @@ class CacheMiss(backends.BackendError):
 
 
 def _canonical(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    """Compact, sorted JSON in UTF-8, surrogates passed through: what keys hash and entries hold."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text.encode("utf-8", errors="surrogatepass")
 
 
 def cache_key(model_identity: str, prompt: prompts.Prompt, options: backends.DecodingOptions) -> str:
@@ -57,6 +65,37 @@ def cache_key(model_identity: str, prompt: prompts.Prompt, options: backends.Dec
 
 def _checksum(key: str, completion: dict[str, Any]) -> str:
     return hashlib.sha256(_canonical({"key": key, "completion": completion})).hexdigest()
+
+
+def _is_count(value: Any) -> bool:
+    return value is None or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def _completion_fields_valid(fields: Any) -> bool:
+    """Whether an entry's completion has exactly a Completion's fields, each of its type."""
+    return (
+        isinstance(fields, dict)
+        and fields.keys() == {field.name for field in dataclasses.fields(backends.Completion)}
+        and isinstance(fields["text"], str)
+        and _is_count(fields["prompt_tokens"])
+        and _is_count(fields["completion_tokens"])
+        and isinstance(fields["latency_s"], (int, float)) and not isinstance(fields["latency_s"], bool)
+        and (fields["finish_reason"] is None or isinstance(fields["finish_reason"], str))
+    )
+
+
+def _read_entry(raw: bytes, key: str) -> backends.Completion | None:
+    """The completion an entry file holds, or None when it is not a whole, valid entry for `key`."""
+    try:
+        entry = json.loads(raw.decode("utf-8", errors="surrogatepass"))
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, nested too deeply, a number too long
+        return None
+    if not isinstance(entry, dict) or entry.get("format") != CACHE_FORMAT or entry.get("key") != key:
+        return None
+    fields = entry.get("completion")
+    if not _completion_fields_valid(fields) or entry.get("checksum") != _checksum(key, fields):
+        return None
+    return backends.Completion(**fields)
 
 
 @dataclasses.dataclass
@@ -102,17 +141,9 @@ class ResponseCache:
         except FileNotFoundError:
             self.stats.misses += 1
             return None, MISS
-        try:
-            entry = json.loads(raw)
-            completion = entry["completion"]
-            valid = (
-                entry.get("format") == CACHE_FORMAT
-                and entry.get("key") == key
-                and entry.get("checksum") == _checksum(key, completion)
-            )
-            result = backends.Completion(**completion) if valid else None
-        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, AttributeError):
-            result = None
+        except OSError:  # not a file, or not readable: rebuilt like any other bad entry
+            raw = b""
+        result = _read_entry(raw, key)
         if result is None:
             self.stats.corrupt += 1
             return None, CORRUPT

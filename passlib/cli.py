@@ -125,15 +125,40 @@ def main(argv: list[str]) -> int:
     return arguments.run(arguments, parser)
 
 
+def _os_error_message(error: OSError) -> str:
+    """An OSError in one line: the paths it names and the system's reason."""
+    names = " -> ".join(str(name) for name in (error.filename, error.filename2) if name is not None)
+    return f"{names}: {error.strerror}" if names and error.strerror else str(error)
+
+
+def _read_input(path: pathlib.Path) -> str | None:
+    """The input file's text; None (after a one-line message naming it) when it cannot be read as UTF-8."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as error:
+        print(f"error: cannot read {path}: {error.strerror or error}", file=sys.stderr)
+    except UnicodeDecodeError as error:
+        print(f"error: cannot read {path}: it is not UTF-8 text (byte 0x{error.object[error.start]:02x} "
+              f"at offset {error.start})", file=sys.stderr)
+    return None
+
+
 def _transform(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """`transform`: one MLIR file in, the output and its report out."""
     if arguments.cache_only and arguments.cache is None:
         parser.error("--cache-only needs --cache DIR")
-    try:
-        text = arguments.input.read_text(encoding="utf-8")
-    except OSError as error:
-        print(f"error: cannot read {arguments.input}: {error.strerror}", file=sys.stderr)
+    text = _read_input(arguments.input)
+    if text is None:
         return 2
+    try:
+        return _transform_text(text, arguments)
+    except OSError as error:  # a cache directory, output or report path that cannot be used
+        print(f"error: {_os_error_message(error)}", file=sys.stderr)
+        return 2
+
+
+def _transform_text(text: str, arguments: argparse.Namespace) -> int:
+    """Transforms the input's text and writes the output and the report; returns the exit status."""
     try:
         options = _options(arguments)
         backend = None

@@ -35,8 +35,8 @@ def model_parent(repeatable_model: bool = False) -> argparse.ArgumentParser:
                        help=f"server URL (default: ${backends.OLLAMA_HOST_VARIABLE} or "
                             f"${backends.OPENAI_BASE_URL_VARIABLE})")
     group.add_argument("--timeout", type=float,
-                       help=f"seconds per HTTP request (default: ${backends.TIMEOUT_VARIABLE} or "
-                            f"{backends.DEFAULT_TIMEOUT_SECONDS:g})")
+                       help=f"seconds one HTTP request may take in all, connecting and every read together "
+                            f"(default: ${backends.TIMEOUT_VARIABLE} or {backends.DEFAULT_TIMEOUT_SECONDS:g})")
     group.add_argument("--tokenizer", type=pathlib.Path,
                        help="tokenizer.json of a served model, to measure prompts exactly")
     group.add_argument("--cache", type=pathlib.Path, help="directory of the response cache")

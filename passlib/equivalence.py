@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
 import pathlib
-import subprocess
 import sys
 import tempfile
 
@@ -26,7 +24,7 @@ from iree.compiler.dialects import func as func_dialect
 from iree.compiler.dialects import tensor
 from iree.compiler.tools import binaries
 
-from passlib import ir
+from passlib import ir, sandbox
 
 EQUIVALENT = "equivalent"
 MISMATCH = "mismatch"
@@ -208,25 +206,17 @@ def _tail(text: str) -> str:
     return text if len(text) <= _ERROR_TAIL_CHARACTERS else "..." + text[-_ERROR_TAIL_CHARACTERS:]
 
 
-def _child_environment() -> dict[str, str]:
-    """The environment for child processes, with this process's import path (Bazel sets sys.path)."""
-    environment = dict(os.environ)
-    environment["PYTHONPATH"] = os.pathsep.join(path for path in sys.path if path)
-    return environment
-
-
 def _compile(unit: mlir.Operation, work: pathlib.Path, stem: str, options: EquivalenceOptions) -> pathlib.Path:
     source = work / f"{stem}.mlir"
     source.write_text(ir.print_ir(unit, generic=True))
     vmfb = work / f"{stem}.vmfb"
     command = [binaries.find_tool("iree-compile"), str(source), *options.compile_flags, "-o", str(vmfb)]
-    try:
-        completed = subprocess.run(command, capture_output=True, text=True,
-                                   timeout=options.compile_timeout_s, check=False)
-    except subprocess.TimeoutExpired:
-        raise _VersionFailed(TIMEOUT, f"iree-compile took longer than {options.compile_timeout_s} s") from None
+    completed = sandbox.run(command, limits=sandbox.Limits(timeout_s=options.compile_timeout_s))
+    if isinstance(completed, sandbox.Crash):
+        status = TIMEOUT if completed.timed_out else COMPILE_ERROR
+        raise _VersionFailed(status, f"iree-compile {completed.reason}")
     if completed.returncode != 0:
-        raise _VersionFailed(COMPILE_ERROR, f"iree-compile failed: {_tail(completed.stderr)}")
+        raise _VersionFailed(COMPILE_ERROR, f"iree-compile failed: {_tail(_text(completed.stderr))}")
     return vmfb
 
 
@@ -235,17 +225,18 @@ def _run(vmfb: pathlib.Path, probe: str, inputs: pathlib.Path, work: pathlib.Pat
     output = work / f"{stem}.results.npz"
     command = [sys.executable, "-m", "passlib.run_module", "--vmfb", str(vmfb), "--function", probe,
                "--inputs", str(inputs), "--trials", str(options.trials), "--output", str(output)]
-    try:
-        completed = subprocess.run(command, capture_output=True, text=True, env=_child_environment(),
-                                   timeout=options.run_timeout_s, check=False)
-    except subprocess.TimeoutExpired:
-        raise _VersionFailed(TIMEOUT, f"running it took longer than {options.run_timeout_s} s") from None
-    if completed.returncode < 0:
-        raise _VersionFailed(CRASH, f"the process running it died with signal {-completed.returncode}")
+    completed = sandbox.run(command, limits=sandbox.Limits(timeout_s=options.run_timeout_s))
+    if isinstance(completed, sandbox.Crash):
+        status = TIMEOUT if completed.timed_out else CRASH
+        raise _VersionFailed(status, f"the process running it {completed.reason}")
     if completed.returncode != 0:
-        raise _VersionFailed(CRASH, f"running it failed: {_tail(completed.stderr)}")
+        raise _VersionFailed(CRASH, f"running it failed: {_tail(_text(completed.stderr))}")
     with np.load(output) as saved:
         return {name: saved[name] for name in saved.files}
+
+
+def _text(output: bytes) -> str:
+    return output.decode("utf-8", "replace")
 
 
 def _show(array: np.ndarray) -> str:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 
 from iree.compiler import ir as mlir
 
-from passlib import equivalence, ir, report, schedule, search, search_cache, validate
+from passlib import equivalence, ir, report, schedule, search, search_cache, search_worker, validate
 
 FUNCTION_PHASE = "function"
 MODULE_PHASE = "module"
@@ -55,18 +55,6 @@ def _public_signatures(module: mlir.Operation) -> dict[str, ir.FunctionSignature
     return signatures
 
 
-def _keeps_signatures(candidate: mlir.Operation, expected: Mapping[str, ir.FunctionSignature]) -> str | None:
-    """Why `candidate` does not define each function of `expected` with its signature, or None."""
-    for name, signature in expected.items():
-        function = ir.find_function(candidate, name)
-        if function is None or ir.is_declaration(function):
-            return f"the public function @{name} is gone"
-        differences = ir.signature_differences(signature, ir.signature(function))
-        if differences:
-            return f"@{name}: " + "; ".join(differences)
-    return None
-
-
 def _check_functions(checker: equivalence.EquivalenceChecker, before: mlir.Operation, after: mlir.Operation,
                      names: list[str], require: bool) -> tuple[bool, str]:
     """Whether each function `names` computes the same in `after` as in `before`."""
@@ -86,7 +74,7 @@ def check_module(checker: equivalence.EquivalenceChecker, validation: validate.V
     """Whether `candidate` keeps each public function of `original` with its signature and, unless the
     execution check is off, computes the same with it (for LLM pipelines and judged outputs)."""
     expected = _public_signatures(original)
-    missing = _keeps_signatures(candidate, expected)
+    missing = ir.signature_mismatch(candidate, expected)
     if missing is not None:
         return False, missing
     if not validation.check_equivalence:
@@ -98,7 +86,8 @@ class Floor:
     """Runs the floor over modules with one allow-list, budget, cost and validation policy."""
 
     def __init__(self, allowed: Mapping[str, schedule.PassInfo], options: search.SearchOptions,
-                 validation: validate.ValidationOptions, cache: search_cache.SearchCache | None = None) -> None:
+                 validation: validate.ValidationOptions, cache: search_cache.SearchCache | None = None,
+                 worker: search_worker.SearchWorker | None = None) -> None:
         self.allowed = dict(allowed)
         self.local = {name: info for name, info in self.allowed.items() if not info.interprocedural}
         self.options = options
@@ -106,6 +95,7 @@ class Floor:
         self.validation = validation
         self.checker = equivalence.EquivalenceChecker(validation.equivalence)
         self.cache = cache
+        self.worker = worker or search_worker.shared()
 
     # --- shared -----------------------------------------------------------------------------------
 
@@ -119,7 +109,7 @@ class Floor:
             return None, None, status
         if entry["pipeline"] is None:
             return None, entry, search_cache.HIT
-        result = schedule.apply_pipeline(unit, entry["pipeline"], allowed)
+        result = self.worker.apply_pipeline(unit, entry["pipeline"], allowed)
         if result.module is None or search.module_key(result.module) != entry["output"]:
             return None, None, search_cache.CORRUPT
         return result.module, entry, search_cache.HIT
@@ -130,8 +120,11 @@ class Floor:
 
     @staticmethod
     def _summary(result: search.SearchResult, cache_status: str) -> dict:
-        return {"cache": cache_status, "runs": result.runs, "failed_runs": result.failed_runs,
-                "states": len(result.ranked), "stopped": result.stopped, "seconds": result.seconds}
+        summary = {"cache": cache_status, "runs": result.runs, "failed_runs": result.failed_runs,
+                   "states": len(result.ranked), "stopped": result.stopped, "seconds": result.seconds}
+        if result.crashed:
+            summary["crashed_passes"] = result.crashed
+        return summary
 
     def _check(self, original: mlir.Operation, candidate: mlir.Operation, names: list[str]) -> tuple[bool, str]:
         if not self.validation.check_equivalence:
@@ -139,10 +132,11 @@ class Floor:
         return _check_functions(self.checker, original, candidate, names, self.validation.require_equivalence)
 
     def _improve(self, name: str, unit: mlir.Operation, module: mlir.Operation, phase: str,
-                 keep: Callable[[mlir.Operation], bool], place: Callable[[mlir.Operation], mlir.Operation],
+                 expected: Mapping[str, ir.FunctionSignature], place: Callable[[mlir.Operation], mlir.Operation],
                  check: Callable[[mlir.Operation], tuple[bool, str]]) -> tuple[UnitOutcome, mlir.Operation]:
-        """The floor of one unit: search `unit` (or replay the cache), `place` each candidate state in
-        the module, keep the first, best first, that `check` passes; `module` when none is cheaper."""
+        """The floor of one unit: search `unit` in the worker (or replay the cache) for states that keep
+        `expected`'s signatures, `place` each candidate state in the module, keep the first, best first,
+        that `check` passes; `module` when none is cheaper."""
         allowed = self.local if phase == FUNCTION_PHASE else self.allowed
         try:
             cost_before = self.cost.measure(unit)
@@ -157,7 +151,11 @@ class Floor:
                 return UnitOutcome(name, cost_before, cost_before, None, entry["detail"], {"cache": cache_status}), module
             return UnitOutcome(name, cost_before, self.cost.measure(replayed), entry["pipeline"], entry["detail"],
                                {"cache": cache_status}), place(replayed)
-        result = search.search(unit, allowed, self.options, keep=keep)
+        try:
+            result = self.worker.search(unit, allowed, self.options, expected, states_sent=MAX_CHECKED)
+        except search.CostError as error:
+            return UnitOutcome(name, cost_before, cost_before, None, f"no search: {error}",
+                               {"cache": cache_status}), module
         detail = f"no pipeline of the {len(allowed)} {phase}-phase passes lowers the {self.cost.name} cost"
         for state in [s for s in result.ranked if s.cost < cost_before][:MAX_CHECKED]:
             candidate = place(state.module)
@@ -186,16 +184,14 @@ class Floor:
             return self._check(module, rewritten, [name])
 
         return self._improve(name, ir.extract_unit(module, name, callee_bodies=False), module, FUNCTION_PHASE,
-                             keep=lambda candidate: _keeps_signatures(candidate, expected) is None,
-                             place=place, check=check)
+                             expected=expected, place=place, check=check)
 
     def improve_module(self, original: mlir.Operation, module: mlir.Operation
                        ) -> tuple[UnitOutcome, mlir.Operation]:
         """The floor of the whole `module` (already through the function phase); checks against `original`."""
         expected = _public_signatures(original)
         return self._improve(MODULE_UNIT, module, module, MODULE_PHASE,
-                             keep=lambda candidate: _keeps_signatures(candidate, expected) is None,
-                             place=lambda candidate: candidate,
+                             expected=expected, place=lambda candidate: candidate,
                              check=lambda candidate: self._check(original, candidate, sorted(expected)))
 
 

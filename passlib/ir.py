@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import subprocess
+from collections.abc import Mapping
 
 from iree.compiler import ir as mlir
 from iree.compiler.dialects import func as func_dialect
 from iree.compiler.tools import binaries
+
+from passlib import sandbox
 
 PARSE_STAGE = "parse"
 VERIFY_STAGE = "verify"
@@ -89,22 +91,32 @@ def _diagnostics_from(error: mlir.MLIRError) -> list[Diagnostic]:
 
 def parses_without_verifier(text: str) -> bool:
     """Whether `text` is syntactically valid MLIR, ignoring the verifier (asks `iree-opt`)."""
-    iree_opt = binaries.find_tool("iree-opt")
+    outcome = sandbox.run(
+        [binaries.find_tool("iree-opt"), "--mlir-very-unsafe-disable-verifier-on-parsing", "-o", "/dev/null", "-"],
+        limits=sandbox.Limits(timeout_s=_CLASSIFY_TIMEOUT_SECONDS),
+        input=text.encode("utf-8", "surrogatepass"),
+    )
+    return not isinstance(outcome, sandbox.Crash) and outcome.returncode == 0
+
+
+def parse_module(text: str, context: mlir.Context, source_name: str = "<input>",
+                 untrusted: bool = False) -> mlir.Operation:
+    """Parses and verifies MLIR text into a module operation; raises IrError naming the stage.
+
+    With `untrusted`, the text is first parsed in a limited child process (`sandbox.parse_check`)
+    and only parsed here if the child survived it: a text that crashes the parser (deeply nested
+    types overflow its stack) is a parse error with the reason, not a crash of this process.
+    """
     try:
-        completed = subprocess.run(
-            [iree_opt, "--mlir-very-unsafe-disable-verifier-on-parsing", "-o", "/dev/null", "-"],
-            input=text.encode(),
-            capture_output=True,
-            timeout=_CLASSIFY_TIMEOUT_SECONDS,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return False
-    return completed.returncode == 0
-
-
-def parse_module(text: str, context: mlir.Context, source_name: str = "<input>") -> mlir.Operation:
-    """Parses and verifies MLIR text into a module operation; raises IrError naming the stage."""
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        message = f"the text is not valid Unicode (a lone surrogate at character {error.start})"
+        raise IrError(PARSE_STAGE, [Diagnostic(message)], source_name) from None
+    if untrusted:
+        crash = sandbox.parse_check(text)
+        if crash is not None:
+            message = f"the MLIR parser did not survive this text in a sandbox ({crash.reason}); it was not parsed"
+            raise IrError(PARSE_STAGE, [Diagnostic(message)], source_name)
     try:
         module = mlir.Module.parse(text, context)
     except mlir.MLIRError as error:
@@ -225,6 +237,18 @@ def _symbols_in_attribute(attribute: mlir.Attribute, found: set[str]) -> None:
         dictionary = mlir.DictAttr(attribute)
         for index in range(len(dictionary)):
             _symbols_in_attribute(dictionary[index].attr, found)
+
+
+def signature_mismatch(module: mlir.Operation, expected: Mapping[str, FunctionSignature]) -> str | None:
+    """Why `module` does not define each function of `expected` with its signature, or None."""
+    for name, signature_ in expected.items():
+        function = find_function(module, name)
+        if function is None or is_declaration(function):
+            return f"the public function @{name} is gone"
+        differences = signature_differences(signature_, signature(function))
+        if differences:
+            return f"@{name}: " + "; ".join(differences)
+    return None
 
 
 def referenced_symbols(operation: mlir.Operation) -> set[str]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import heapq
-import subprocess
 import time
 from collections.abc import Callable, Mapping
 
@@ -26,7 +25,7 @@ from iree.compiler import ir as mlir
 from iree.compiler import passmanager
 from iree.compiler.tools import binaries
 
-from passlib import ir, schedule
+from passlib import ir, sandbox, schedule
 
 # Pipelines longer than this are not expanded (the same bound as an LLM's schedule answer).
 MAX_PIPELINE_LENGTH = schedule.MAX_PIPELINE_LENGTH
@@ -54,14 +53,14 @@ def _dispatch_count(module: mlir.Operation) -> float:
         "--iree-hal-target-device=local", "--iree-hal-local-target-device-backends=llvm-cpu",
         "--compile-to=flow", "-o", "-",
     ]
-    try:
-        completed = subprocess.run(command, input=ir.print_ir(module), capture_output=True, text=True,
-                                   timeout=_DISPATCH_COMPILE_TIMEOUT_S, check=False)
-    except subprocess.TimeoutExpired:
-        raise CostError(f"iree-compile --compile-to=flow took over {_DISPATCH_COMPILE_TIMEOUT_S:g} s") from None
+    completed = sandbox.run(command, input=ir.print_ir(module).encode(),
+                            limits=sandbox.Limits(timeout_s=_DISPATCH_COMPILE_TIMEOUT_S))
+    if isinstance(completed, sandbox.Crash):
+        raise CostError(f"iree-compile --compile-to=flow {completed.reason}")
     if completed.returncode != 0:
-        raise CostError("iree-compile --compile-to=flow failed: " + completed.stderr.strip()[-500:])
-    return float(completed.stdout.count("flow.dispatch @"))
+        raise CostError("iree-compile --compile-to=flow failed: "
+                        + completed.stderr.decode("utf-8", "replace").strip()[-500:])
+    return float(completed.stdout.decode("utf-8", "replace").count("flow.dispatch @"))
 
 
 COSTS: dict[str, Cost] = {
@@ -97,11 +96,12 @@ class SearchOptions:
 
 @dataclasses.dataclass
 class State:
-    """A module reached from the input by `pipeline`, and its cost."""
+    """A module reached from the input by `pipeline`, and its cost (`module` is None for the states a
+    search worker did not send back: passlib.search_worker)."""
 
     pipeline: tuple[str, ...]
     cost: float
-    module: mlir.Operation
+    module: mlir.Operation | None
 
     def order(self) -> tuple[float, int, tuple[str, ...]]:
         return (self.cost, len(self.pipeline), self.pipeline)
@@ -116,6 +116,8 @@ class SearchResult:
     failed_runs: int
     stopped: str  # "exhausted" (nothing left to expand), "budget" or "time"
     seconds: float
+    # Passes left out because they crashed the search worker: "name: killed by SIGSEGV".
+    crashed: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def initial(self) -> State:
@@ -138,12 +140,14 @@ def run_pass(module: mlir.Operation, name: str, allowed: Mapping[str, schedule.P
 
 
 def search(module: mlir.Operation, allowed: Mapping[str, schedule.PassInfo], options: SearchOptions,
-           keep: Callable[[mlir.Operation], bool] | None = None) -> SearchResult:
+           keep: Callable[[mlir.Operation], bool] | None = None,
+           before_run: Callable[[str], None] | None = None) -> SearchResult:
     """Best-first search from `module` over pipelines of `allowed` passes (see the module docstring).
 
     `keep`, when given, rejects states that must not be results (for example, a unit whose function
-    a pass deleted); rejected states are neither ranked nor expanded. Raises CostError when the cost of
-    `module` itself cannot be measured.
+    a pass deleted); rejected states are neither ranked nor expanded. `before_run`, when given, is
+    told each pass before it runs (passlib.search_worker names the pass that crashed a worker). Raises
+    CostError when the cost of `module` itself cannot be measured.
     """
     started = time.monotonic()
     cost = cost_named(options.cost)
@@ -167,6 +171,8 @@ def search(module: mlir.Operation, allowed: Mapping[str, schedule.PassInfo], opt
                 stopped = "time"
                 break
             runs += 1
+            if before_run is not None:
+                before_run(name)
             candidate = run_pass(state.module, name, allowed)
             if candidate is None:
                 failed += 1

@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 from iree.compiler import ir as mlir
 
-from passlib import backends, cache, equivalence, extract, floor, ir, prompts, report, schedule, search, search_cache, unit_prompts, validate
+from passlib import backends, cache, equivalence, extract, floor, ir, prompts, report, schedule, search, search_cache, search_worker, unit_prompts, validate
 
 REWRITE_MODE = "rewrite"
 SCHEDULE_MODE = "schedule"
@@ -379,7 +379,7 @@ def _schedule_module(session: _Session, floor_: floor.Floor | None, working: mli
                 attempt.stage, attempt.diagnostic = "extraction", "the answer names no allowed pass"
                 first_rejection = first_rejection or prompts.Feedback("extraction", attempt.diagnostic, "(none)")
                 continue
-            result = schedule.apply_pipeline(working, choice.passes, allowed)
+            result = search_worker.shared().apply_pipeline(working, choice.passes, allowed)
             previous = ", ".join(choice.passes)
             if result.module is None:
                 attempt.checks = {"pipeline": validate.FAILED}
@@ -456,7 +456,7 @@ def transform_text(text: str, backend: backends.Backend | None, options: Transfo
     started = time.monotonic()
     context = ir.new_context()
     try:
-        module = ir.parse_module(text, context, source_name)
+        module = ir.parse_module(text, context, source_name, untrusted=True)
     except ir.IrError as error:
         raise InputError(f"{error}; fix the MLIR that produced {source_name}") from None
     run_report = report.RunReport(

@@ -63,7 +63,7 @@ def _diagnostics_text(diagnostics: list[ir.Diagnostic]) -> str:
 def _parse_answer(text: str, unit: mlir.Operation, name: str, context: mlir.Context) -> mlir.Operation:
     """The answer as a module; retried after the unit's context declarations if needed."""
     try:
-        return ir.parse_module(text, context, "answer")
+        return ir.parse_module(text, context, "answer", untrusted=True)
     except ir.IrError as alone:
         context_ops = [op for op in unit.operation.regions[0].blocks[0].operations
                        if ir.symbol_name(op) != name]
@@ -71,7 +71,7 @@ def _parse_answer(text: str, unit: mlir.Operation, name: str, context: mlir.Cont
             raise
         prefix = "".join(ir.print_ir(op.operation) + "\n" for op in context_ops)
         try:
-            return ir.parse_module(prefix + text, context, "answer")
+            return ir.parse_module(prefix + text, context, "answer", untrusted=True)
         except ir.IrError as with_context:
             shift = prefix.count("\n")
             shifted = [

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from export.errors import CheckpointError
+from export.gguf_header import check_gguf_header
 from tokenizer_model import bytelevel_module as module
 from tokenizer_model.tables import (
     TokenizerSourceError,
@@ -177,6 +179,10 @@ def from_gguf(path: Path) -> ByteLevelBpeSource:
 
     path = Path(path)
     try:
+        check_gguf_header(path)  # bounded sizes and UTF-8 strings, which GGUFReader trusts
+    except CheckpointError as error:
+        raise TokenizerSourceError(str(error)) from error
+    try:
         reader = gguf.GGUFReader(str(path))
     except Exception as error:  # gguf raises several exception types for a corrupt file
         raise _fail(path, f"cannot read GGUF metadata ({error})") from error
@@ -198,6 +204,8 @@ def from_gguf(path: Path) -> ByteLevelBpeSource:
         raise _fail(path, f"tokenizer.ggml.pre = {pre!r} is not supported; supported: {sorted(GGUF_PRE_TOKENIZERS)}")
     tokens = field("tokenizer.ggml.tokens")
     types = field("tokenizer.ggml.token_type", required=False) or [1] * len(tokens)
+    if len(types) != len(tokens):
+        raise _fail(path, f"tokenizer.ggml.token_type has {len(types)} entries for {len(tokens)} tokens")
     merges = [tuple(merge.split(" ", 1)) for merge in field("tokenizer.ggml.merges")]
     vocabulary = {token: index for index, token in enumerate(tokens)}
     added = [AddedToken(token, index, types[index] == GGUF_CONTROL) for index, token in enumerate(tokens)

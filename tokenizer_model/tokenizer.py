@@ -10,8 +10,11 @@ long inputs into chunks at boundaries where the split cannot change the result (
 `safe_split_points`), calling the module once per chunk.
 
 The module accepts any input length (its shapes are dynamic): there is no compile-time maximum.
-Chunking only bounds the scratch memory of one call, which grows linearly with the input (about
-240 bytes per input byte: 16 MB for the default chunk of 64 KiB).
+Chunking bounds the scratch memory of one call, which grows linearly with the input (about 240
+bytes per input byte: 16 MB for the default chunk of 64 KiB). A text without a safe split point
+(or for a tokenizer that cannot be chunked) goes to the module whole, so the host bounds each call
+instead: at most MAX_ENCODE_BYTES of text per `encode` (about 240 MB of scratch at worst) and
+MAX_DECODE_IDS ids per `decode`; beyond them `TokenizerInputError` says so.
 """
 
 from __future__ import annotations
@@ -28,12 +31,22 @@ from tokenizer_model.algorithms import MODULES
 from tokenizer_model.tables import TokenizerSourceError, TokenizerTables, read_irpa
 
 DEFAULT_MAX_CHUNK_BYTES = 1 << 16
+# The most UTF-8 bytes one encode call takes: 16 default chunks, far beyond any model's context
+# (32k tokens are about 150 KB of text), and about 240 MB of scratch if the text cannot be split.
+MAX_ENCODE_BYTES = 1 << 20
+# The most token ids one decode call takes (its output is at most that many tokens' bytes).
+MAX_DECODE_IDS = 1 << 20
 # Byte-level BPE: "<letter>\n<letter>" -- the newline is a word of its own under every supported
 # pattern, whether or not the text continues, and no merge or NFC composition crosses it.
 _BYTELEVEL_BOUNDARY = re.compile(rb"(?<=[A-Za-z]\n)(?=[A-Za-z])")
 # SentencePiece: before a space that follows and precedes a non-space, when no piece has "▁"
 # after its first character (checked at build time): no merge can cross that space's left edge.
 _SENTENCEPIECE_BOUNDARY = re.compile(rb"(?<=[^ \n])(?= [^ ])")
+
+
+class TokenizerInputError(ValueError):
+    """Text or ids beyond what one encode or decode call takes; the message names the limit and
+    the fix."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,8 +110,8 @@ class CompiledTokenizer:
         raise KeyError(f"{content!r} is not an added token of this tokenizer")
 
     def encode(self, text: str) -> list[int]:
-        """Token ids of `text` (no BOS/EOS is added)."""
-        data = text.encode("utf-8")
+        """Token ids of `text` (no BOS/EOS is added); TokenizerInputError beyond MAX_ENCODE_BYTES."""
+        data = _bounded_utf8(text)
         ids: list[int] = []
         for index, chunk in enumerate(self._chunks(data)):
             ids.extend(self._encode_chunk(chunk, continuation=index > 0))
@@ -123,7 +136,12 @@ class CompiledTokenizer:
         yield data[start:]
 
     def decode(self, ids: Sequence[int], skip_special_tokens: bool = False) -> str:
-        """The text of `ids`; `skip_special_tokens` drops special tokens (byte-level BPE only)."""
+        """The text of `ids`; `skip_special_tokens` drops special tokens (byte-level BPE only).
+        TokenizerInputError beyond MAX_DECODE_IDS ids."""
+        if len(ids) > MAX_DECODE_IDS:
+            raise TokenizerInputError(
+                f"decode takes at most {MAX_DECODE_IDS} token ids per call (MAX_DECODE_IDS), got "
+                f"{len(ids)}. Fix: decode the ids in pieces and join the texts.")
         array = np.asarray(ids, dtype=np.int64)
         if self.algorithm == sentencepiece_module.ALGORITHM and array.size and (
                 array.min() < 0 or array.max() >= self.token_count):
@@ -133,6 +151,23 @@ class CompiledTokenizer:
         clipped = np.clip(array, -1, self.token_count).astype(np.int32)
         data = self._functions.decode(clipped, int(skip_special_tokens)).to_host()
         return data.tobytes().decode("utf-8", errors="replace")
+
+
+def _bounded_utf8(text: str) -> bytes:
+    """The UTF-8 bytes of `text`; TokenizerInputError when they exceed MAX_ENCODE_BYTES (checked on
+    the character count first, a lower bound, so that a huge text is not copied to be refused)."""
+    if len(text) > MAX_ENCODE_BYTES:
+        raise _text_too_long(f"{len(text)} characters")
+    data = text.encode("utf-8")
+    if len(data) > MAX_ENCODE_BYTES:
+        raise _text_too_long(f"{len(data)} bytes")
+    return data
+
+
+def _text_too_long(size: str) -> TokenizerInputError:
+    return TokenizerInputError(
+        f"encode takes at most {MAX_ENCODE_BYTES} bytes of UTF-8 text per call (MAX_ENCODE_BYTES), "
+        f"got {size}. Fix: encode the text in pieces, e.g. its paragraphs, and join the ids.")
 
 
 def _as_signless(array: np.ndarray) -> np.ndarray:

@@ -4,6 +4,10 @@ It listens on 127.0.0.1 (a free port), serves `/api/generate`, `/api/tags` (Olla
 `/v1/chat/completions` (OpenAI) with the JSON fields those servers send, and records every request
 body so that tests can check what the backends sent. The answers are LLM-shaped texts given by the
 test, served in order (the last one repeats).
+
+`ScriptedHttpServer` is the hostile counterpart: it answers every request with raw bytes written on
+a schedule (a bad status line, a truncated or dribbled body), so that tests reach the HTTP client
+through a real socket.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import datetime
 import http.server
 import json
 import socket
+import socketserver
 import threading
 import time
 from typing import Any
@@ -102,6 +107,77 @@ class CannedLlmServer:
                     self._send(200, _openai_chat(body, answer))
 
         return Handler
+
+
+def http_response(body: bytes, status: str = "200 OK", headers: tuple[str, ...] = ()) -> bytes:
+    """The raw bytes of an HTTP/1.1 response with `body`, its Content-Length and any extra header lines."""
+    head = [f"HTTP/1.1 {status}", "Content-Type: application/json", f"Content-Length: {len(body)}", *headers]
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+
+
+def dribbled(data: bytes, pause_s: float) -> list[tuple[bytes, float]]:
+    """Steps of a ScriptedHttpServer that send `data` one byte at a time, `pause_s` apart."""
+    return [(data[index:index + 1], pause_s) for index in range(len(data))]
+
+
+class ScriptedHttpServer:
+    """A server on 127.0.0.1 that answers every request with scripted raw bytes, then closes.
+
+    `steps` is a list of (bytes, pause_s): each piece is written, then the server waits pause_s. The
+    head of every request (request line and headers, as text) is kept in `requests`.
+    """
+
+    def __init__(self, steps: list[tuple[bytes, float]]) -> None:
+        self.steps = list(steps)
+        self.requests: list[str] = []
+        self._stop = threading.Event()
+        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> "ScriptedHttpServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def _handler_class(self) -> type[socketserver.StreamRequestHandler]:
+        server = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                head = _read_request(self.rfile)
+                server.requests.append(head)
+                try:
+                    for data, pause_s in list(server.steps):
+                        self.wfile.write(data)
+                        self.wfile.flush()
+                        if pause_s and server._stop.wait(pause_s):
+                            return
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up: its deadline passed
+
+        return Handler
+
+
+def _read_request(stream: Any) -> str:
+    """Reads one request (its head and a Content-Length body) and returns the head as text."""
+    lines = []
+    while (line := stream.readline(65536)) not in (b"", b"\r\n", b"\n"):
+        lines.append(line.decode("latin-1").rstrip("\r\n"))
+    length = next((int(line.split(":", 1)[1]) for line in lines if line.lower().startswith("content-length:")), 0)
+    stream.read(length)
+    return "\n".join(lines)
 
 
 def _words(text: str) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import multiprocessing
 import os
@@ -150,3 +152,69 @@ def test_a_killed_writer_leaves_whole_entries_or_none(tmp_path):
         os.utime(leftover, (old, old))
     cache.ResponseCache(tmp_path)
     assert not list(tmp_path.glob("*/.*.tmp"))
+
+
+@pytest.mark.parametrize("text", [
+    "a lone surrogate \ud800 in an answer",
+    "a reversed pair \udc00\ud800, a pair as two characters \ud800\udc00 and a whole one \U0001f600",
+    "NUL \x00, a BOM \ufeff, a line separator \u2028 and JSON's own \\u0000 \" \\",
+])
+def test_any_text_is_stored_and_read_back_identical(tmp_path, text):
+    store = cache.ResponseCache(tmp_path)
+    key = cache.cache_key("m", PROMPT, GREEDY)
+    store.store(key, _completion(text))
+    found, status = cache.ResponseCache(tmp_path, cache_only=True).lookup(key)
+    assert status == cache.HIT and found.text == text
+
+
+def test_a_prompt_holding_a_lone_surrogate_has_a_key_of_its_own():
+    """Retry prompts quote the previous answer, surrogates included."""
+    surrogate = prompts.Prompt(PROMPT.system, "Rewrite @f: \ud800", 10, 0, 0)
+    replaced = prompts.Prompt(PROMPT.system, "Rewrite @f: \ufffd", 10, 0, 0)
+    assert cache.cache_key("m", surrogate, GREEDY) != cache.cache_key("m", replaced, GREEDY)
+
+
+@pytest.mark.parametrize("content", [
+    b"[" * 100_000,
+    b'{"format": 1, "completion": ' + b'{"a": ' * 50_000 + b"1" + b"}" * 50_000 + b"}",
+    b'{"format": 1, "key": "k", "completion": {"text": "x"}, "checksum": 1' + b"0" * 5000 + b"}",
+])
+def test_hostile_entries_are_corrupt_not_a_crash(tmp_path, content):
+    store = cache.ResponseCache(tmp_path)
+    key = cache.cache_key("m", PROMPT, GREEDY)
+    store.path(key).parent.mkdir(parents=True)
+    store.path(key).write_bytes(content)
+    assert store.lookup(key) == (None, cache.CORRUPT)
+
+
+@pytest.mark.parametrize("fields", [
+    {"text": 5, "prompt_tokens": 1, "completion_tokens": 1, "latency_s": 0.1, "finish_reason": "stop"},
+    {"text": "x", "prompt_tokens": "1", "completion_tokens": 1, "latency_s": 0.1, "finish_reason": "stop"},
+    {"text": "x", "prompt_tokens": 1, "completion_tokens": 1, "latency_s": "slow", "finish_reason": "stop"},
+    {"text": "x", "prompt_tokens": 1, "completion_tokens": 1, "latency_s": 0.1, "finish_reason": ["stop"]},
+])
+def test_an_entry_with_fields_of_the_wrong_type_is_corrupt_even_with_its_checksum(tmp_path, fields):
+    store = cache.ResponseCache(tmp_path)
+    key = cache.cache_key("m", PROMPT, GREEDY)
+    store.path(key).parent.mkdir(parents=True)
+    entry = {"format": cache.CACHE_FORMAT, "key": key, "completion": fields, "checksum": cache._checksum(key, fields)}
+    store.path(key).write_text(json.dumps(entry))
+    assert store.lookup(key) == (None, cache.CORRUPT)
+
+
+def test_keys_and_entries_written_before_still_hit(tmp_path):
+    """Keys and checksums of text without surrogates are as they were (UTF-8 JSON), so caches filled
+    before stay valid; an entry written with non-ASCII text kept as UTF-8 is still a hit."""
+    prompt = prompts.Prompt(PROMPT.system, "Rewrite @f: grüße → ∑", 10, 0, 0)
+    key = cache.cache_key("iree:sha256:aa", prompt, GREEDY)
+    assert key == "f6a97363e3059129a27dae1bd2facd38c701c04f877a50a10702c75d2cc82293"
+    fields = dataclasses.asdict(_completion("grüße → ∑"))
+    signed = json.dumps({"key": key, "completion": fields}, sort_keys=True, separators=(",", ":"),
+                        ensure_ascii=False)
+    entry = {"format": cache.CACHE_FORMAT, "key": key, "completion": fields,
+             "checksum": hashlib.sha256(signed.encode("utf-8")).hexdigest()}
+    store = cache.ResponseCache(tmp_path)
+    store.path(key).parent.mkdir(parents=True)
+    store.path(key).write_bytes(json.dumps(entry, ensure_ascii=False).encode("utf-8"))
+    found, status = store.lookup(key)
+    assert status == cache.HIT and found.text == "grüße → ∑"

@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pathlib
 import subprocess
 import sys
+import time
+
+import pytest
 
 from passlib import cli, ir
 from passlib.tests import llm_server
@@ -123,3 +127,118 @@ def test_subcommands_share_their_options_and_a_file_named_serve_is_a_transform_i
     (tmp_path / "serve").write_text(SCHEDULE_INPUT)
     assert cli.main(["transform", "serve", "--mode", "search", "-o", "out.mlir", "--report", "r.json"]) == 0
     assert json.loads((tmp_path / "r.json").read_text())["input"] == "serve"
+
+
+# Hostile input through the real command line: a process, a real HTTP server, the bytes on the wire.
+_CLI_TIMEOUT_S = 120
+
+
+def _run_cli(*arguments: str) -> tuple[subprocess.CompletedProcess, float]:
+    """Runs `python -m passlib.cli` and returns it with its wall time (fails the test if it hangs)."""
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    started = time.monotonic()
+    completed = subprocess.run([sys.executable, "-m", "passlib.cli", *arguments], capture_output=True, text=True,
+                               env=environment, timeout=_CLI_TIMEOUT_S, check=False)
+    return completed, time.monotonic() - started
+
+
+def _rewrite_against(url: str, tmp_path: pathlib.Path, *extra: str) -> tuple[subprocess.CompletedProcess, dict]:
+    """The CLI rewriting DOUBLE with an Ollama backend at `url` (no floor, no execution check)."""
+    source = tmp_path / "double.mlir"
+    source.write_text(DOUBLE)
+    output, report_path = tmp_path / "out.mlir", tmp_path / "report.json"
+    completed, _ = _run_cli(str(source), "--backend", "ollama", "--model", "coder", "--endpoint", url,
+                            "--search-budget", "0", "--no-equivalence", "--max-attempts", "1",
+                            "-o", str(output), "--report", str(report_path), *extra)
+    assert completed.returncode == 0, completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert output.read_text() == DOUBLE
+    return completed, json.loads(report_path.read_text())
+
+
+def test_cli_gives_up_on_a_dribbling_server_at_its_total_deadline(tmp_path):
+    response = llm_server.http_response(json.dumps({"response": GOOD_ANSWER}).encode())
+    split = response.index(b"\r\n\r\n") + 4
+    steps = [(response[:split], 0.0), *llm_server.dribbled(response[split:], 0.5)]
+    with llm_server.ScriptedHttpServer(steps) as server:
+        started = time.monotonic()
+        _, data = _rewrite_against(server.url, tmp_path, "--timeout", "2")
+    # The body alone takes minutes to dribble; the CLI stops after 2 s of it.
+    assert time.monotonic() - started < 60
+    assert data["result"] == "unchanged" and "timeout" in data["reason"]
+
+
+HOSTILE_BODIES = {
+    "bad_status_line": b"SSH-2.0-OpenSSH_9.6\r\n\r\n",
+    "truncated_body": b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b'{"response": "fun',
+    "not_utf8": llm_server.http_response(b'{"response": "\xff\xfe"}'),
+    "deeply_nested_json": llm_server.http_response(b'{"response": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"),
+    "integer_too_long": llm_server.http_response(b'{"response": "x", "eval_count": ' + b"9" * 5000 + b"}"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_BODIES))
+def test_cli_hostile_responses_leave_the_input_unchanged_with_the_reason(tmp_path, name):
+    with llm_server.ScriptedHttpServer([(HOSTILE_BODIES[name], 0.0)]) as server:
+        _, data = _rewrite_against(server.url, tmp_path)
+    assert data["result"] == "unchanged" and "protocol" in data["reason"]
+
+
+def test_cli_backtracking_bait_answer_is_rejected_quickly(tmp_path):
+    with llm_server.CannedLlmServer(["```" + " " * 1_000_000 + "`"]) as server:
+        started = time.monotonic()
+        _, data = _rewrite_against(server.url, tmp_path)
+    assert time.monotonic() - started < 60
+    assert data["result"] == "unchanged" and "no MLIR function" in data["reason"]
+
+
+def test_cli_caches_an_answer_with_a_lone_surrogate_and_reads_it_back(tmp_path):
+    answer = GOOD_ANSWER.replace("is cheaper", "is cheaper \ud800").replace("return %0", "return %0 // \udfff")
+    body = json.dumps({"response": answer}).encode()  # JSON escapes the surrogates as \ud800
+    cache_directory = str(tmp_path / "cache")
+    with llm_server.ScriptedHttpServer([(llm_server.http_response(body), 0.0)]) as server:
+        _, first = _rewrite_against(server.url, tmp_path, "--cache", cache_directory)
+        _, again = _rewrite_against(server.url, tmp_path, "--cache", cache_directory, "--cache-only")
+        assert len(server.requests) == 1
+    (attempt,) = first["units"][0]["attempts"]
+    (cached,) = again["units"][0]["attempts"]
+    assert attempt["cache"] == "miss" and cached["cache"] == "hit"
+    # The cached answer met the same checks as the fresh one, with the same verdict.
+    assert (cached["stage"], cached["diagnostic"]) == (attempt["stage"], attempt["diagnostic"])
+    assert "surrogate" in attempt["diagnostic"]
+
+
+def _input_error(tmp_path: pathlib.Path, source: pathlib.Path, *extra: str) -> str:
+    """Runs the CLI on `source` expecting exit 2; returns its one line of stderr."""
+    completed, _ = _run_cli(str(source), "--mode", "search", "-o", str(tmp_path / "o.mlir"),
+                            "--report", str(tmp_path / "r.json"), *extra)
+    assert completed.returncode == 2, completed.stderr
+    assert "Traceback" not in completed.stderr
+    lines = completed.stderr.strip().splitlines()
+    assert len(lines) == 1, completed.stderr
+    return lines[0]
+
+
+def test_cli_input_that_is_not_utf8_is_named_in_one_line(tmp_path):
+    source = tmp_path / "latin1.mlir"
+    source.write_bytes(DOUBLE.replace("Produced", "Produit à").encode("latin-1"))
+    line = _input_error(tmp_path, source)
+    assert "latin1.mlir" in line and "UTF-8" in line
+
+
+def test_cli_input_that_cannot_be_read_is_named_in_one_line(tmp_path):
+    line = _input_error(tmp_path, tmp_path)
+    assert str(tmp_path) in line
+
+
+def test_cli_a_cache_or_output_path_that_cannot_be_used_is_one_line(tmp_path):
+    source = tmp_path / "double.mlir"
+    source.write_text(DOUBLE)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    line = _input_error(tmp_path, source, "--cache", str(blocker))
+    assert "a_file" in line
+    completed, _ = _run_cli(str(source), "--mode", "search", "--search-budget", "1", "-o", str(tmp_path),
+                            "--report", str(tmp_path / "r.json"))
+    assert completed.returncode == 2 and "Traceback" not in completed.stderr
+    assert len(completed.stderr.strip().splitlines()) == 1, completed.stderr

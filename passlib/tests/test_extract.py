@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from passlib import extract, ir
@@ -116,3 +118,60 @@ def test_answer_without_mlir():
     found = extract.extract_mlir("I'm sorry, I can't optimize this function any further.", "twice")
     assert found.mlir is None
     assert found.method == extract.NOT_FOUND
+
+
+# Answers of about a megabyte built to make a backtracking regex or a rescanning loop take quadratic
+# time; extraction must stay linear. The bound is generous (a loaded CI machine), a quadratic scan of
+# a megabyte takes hours.
+ADVERSARIAL_SIZE = 1_000_000
+ADVERSARIAL_SECONDS = 5.0
+ADVERSARIAL_ANSWERS = {
+    "fence_then_blanks": "```" + " " * ADVERSARIAL_SIZE + "`",
+    "fence_then_tabs_in_block": "```mlir\nfunc.func @twice() {\n" + "```" + "\t" * ADVERSARIAL_SIZE + "x\n",
+    "many_fences": "```\nfunc.func @twice\n" * (ADVERSARIAL_SIZE // 21),
+    "func_words_without_at": "```mlir\n" + "func.func " * (ADVERSARIAL_SIZE // 10) + "\n```",
+    "module_words_without_brace": "module " * (ADVERSARIAL_SIZE // 7) + "\nfunc.func @twice() {\n}\n",
+    "balanced_pairs_on_one_line": "func.func @twice() " + "{}" * (ADVERSARIAL_SIZE // 2),
+    "open_brackets": "func.func @twice() " + "{(" * (ADVERSARIAL_SIZE // 2),
+    "unterminated_string": 'func.func @twice() { "' + "\\\"" * (ADVERSARIAL_SIZE // 2),
+    "comments": "func.func @twice() {\n" + "// }\n" * (ADVERSARIAL_SIZE // 5),
+    "sym_names": '"func.func"() <{sym_name = ' + " " * ADVERSARIAL_SIZE + "}>",
+}
+
+
+@pytest.mark.parametrize("name", sorted(ADVERSARIAL_ANSWERS))
+def test_adversarial_answers_are_read_in_linear_time(name):
+    answer = ADVERSARIAL_ANSWERS[name]
+    assert len(answer) <= extract.MAX_ANSWER_CHARS
+    started = time.monotonic()
+    found = extract.extract_mlir(answer, "twice")
+    blocks = extract.fenced_blocks(answer)
+    elapsed = time.monotonic() - started
+    assert elapsed < ADVERSARIAL_SECONDS, f"{name}: {elapsed:.1f} s"
+    assert found.method in (extract.FENCED, extract.BARE, extract.TRUNCATED, extract.NOT_FOUND)
+    assert all(isinstance(block.text, str) for block in blocks)
+
+
+def test_an_answer_over_the_cap_is_rejected_with_a_reason():
+    answer = f"```mlir\n{REWRITTEN}\n```\n" + " " * extract.MAX_ANSWER_CHARS
+    started = time.monotonic()
+    found = extract.extract_mlir(answer, "twice")
+    assert time.monotonic() - started < ADVERSARIAL_SECONDS
+    assert found.mlir is None and found.method == extract.NOT_FOUND
+    assert str(extract.MAX_ANSWER_CHARS) in found.problem
+
+
+def test_fences_are_read_as_before():
+    """The line scan keeps the fence rules: 3+ backticks or tildes, an info string without backticks,
+    and a closing line of at least as many of the same character."""
+    answer = ("  ~~~~ mlir  \nfunc.func @a() {\n  return\n}\n~~~\n~~~~~\t\n"
+              "```` `x`\nnot a fence\n```mlir\nfunc.func @b() {\n}\n````\n```\nopen")
+    blocks = extract.fenced_blocks(answer)
+    assert blocks == [
+        extract.FencedBlock("func.func @a() {\n  return\n}\n~~~\n", True),
+        extract.FencedBlock("func.func @b() {\n}\n", True),
+        extract.FencedBlock("open", False),
+    ]
+    assert extract.fenced_blocks("```") == [extract.FencedBlock("", False)]
+    assert extract.fenced_blocks("```\n```") == [extract.FencedBlock("", True)]
+
