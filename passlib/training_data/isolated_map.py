@@ -38,7 +38,8 @@ def _serve(connection: multiprocessing.connection.Connection, initializer: Calla
 class _Worker:
     def __init__(self, context, function, initializer, initargs) -> None:
         self.connection, child = context.Pipe()
-        self.process = context.Process(target=_serve, args=(child, initializer, initargs, function), daemon=True)
+        # Not a daemon: a worker may start processes of its own (passlib.search_worker); stop() ends it.
+        self.process = context.Process(target=_serve, args=(child, initializer, initargs, function), daemon=False)
         self.process.start()
         child.close()
         self.index: int | None = None
