@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import atexit
 import dataclasses
-import multiprocessing
 import multiprocessing.connection
 import os
 import resource
@@ -28,7 +27,7 @@ from collections.abc import Mapping
 
 from iree.compiler import ir as mlir
 
-from passlib import ir, sandbox, schedule, search
+from passlib import ir, sandbox, schedule, search, worker_process
 
 # Passes a unit's search may lose to crashes before it gives up on the unit.
 MAX_CRASHES = 3
@@ -127,59 +126,41 @@ class SearchWorker:
 
     def __init__(self, memory_bytes: int = sandbox.DEFAULT_MEMORY_BYTES) -> None:
         self.memory_bytes = memory_bytes
-        self._process: multiprocessing.process.BaseProcess | None = None
-        self._connection: multiprocessing.connection.Connection | None = None
+        self._worker: worker_process.WorkerProcess | None = None
         self._lock = threading.Lock()
-
-    def _start(self) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._connection, child = context.Pipe()
-        self._process = context.Process(target=_serve, args=(child, self.memory_bytes), daemon=True)
-        self._process.start()
-        child.close()
 
     def close(self) -> None:
         """Stops the worker (it is started again when needed)."""
-        if self._process is None:
-            return
-        try:
-            self._connection.send(None)
-        except (BrokenPipeError, OSError):
-            pass
-        self._process.join(timeout=5)
-        if self._process.is_alive():
-            self._process.kill()
-            self._process.join()
-        self._connection.close()
-        self._process = self._connection = None
+        self._stop(kill=False)
 
-    def _kill(self) -> None:
-        self._process.kill()
-        self._process.join()
-        self._connection.close()
-        self._process = self._connection = None
+    def _stop(self, kill: bool) -> None:
+        if self._worker is not None:
+            self._worker.stop(kill=kill)
+            self._worker = None
 
     def _ask(self, request: object, timeout_s: float) -> dict:
         """The worker's answer; raises WorkerCrash when it dies or is late, ValueError when it refused
         the request (the text does not parse, the cost cannot be measured)."""
-        if self._process is None or not self._process.is_alive():
-            self._start()
-        self._connection.send(request)
+        if self._worker is None or not self._worker.process.is_alive():
+            self._stop(kill=True)
+            self._worker = worker_process.WorkerProcess(_serve, (self.memory_bytes,), daemon=True)
+        connection, process = self._worker.connection, self._worker.process
+        connection.send(request)
         deadline = time.monotonic() + timeout_s
         last_pass = None
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                self._kill()
+                self._stop(kill=True)
                 raise WorkerCrash(f"ran longer than {timeout_s:g} s", last_pass)
-            if not self._connection.poll(min(remaining, 1.0)) and self._process.is_alive():
+            if not connection.poll(min(remaining, 1.0)) and process.is_alive():
                 continue
             try:
-                kind, payload = self._connection.recv()
+                kind, payload = connection.recv()
             except (EOFError, OSError):
-                self._process.join(timeout=5)
-                reason = sandbox.describe_exit(self._process.exitcode or 0)
-                self._kill()
+                process.join(timeout=5)
+                reason = sandbox.describe_exit(process.exitcode or 0)
+                self._stop(kill=True)
                 raise WorkerCrash(reason, last_pass) from None
             if kind == "run":
                 last_pass = payload

@@ -10,11 +10,12 @@ item yields `Failed(reason)`, and the other items are unaffected. Results come b
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
 import multiprocessing.connection
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
+
+from passlib import worker_process
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,13 +36,10 @@ def _serve(connection: multiprocessing.connection.Connection, initializer: Calla
         connection.send(function(message))
 
 
-class _Worker:
-    def __init__(self, context, function, initializer, initargs) -> None:
-        self.connection, child = context.Pipe()
+class _Worker(worker_process.WorkerProcess):
+    def __init__(self, function, initializer, initargs) -> None:
         # Not a daemon: a worker may start processes of its own (passlib.search_worker); stop() ends it.
-        self.process = context.Process(target=_serve, args=(child, initializer, initargs, function), daemon=False)
-        self.process.start()
-        child.close()
+        super().__init__(_serve, (initializer, initargs, function), daemon=False)
         self.index: int | None = None
         self.started = 0.0
 
@@ -49,30 +47,15 @@ class _Worker:
         self.index, self.started = index, time.monotonic()
         self.connection.send(item)
 
-    def stop(self, kill: bool = False) -> None:
-        if kill:
-            self.process.kill()
-        else:
-            try:
-                self.connection.send(None)
-            except (BrokenPipeError, OSError):
-                pass
-        self.process.join(timeout=10)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join()
-        self.connection.close()
-
 
 def isolated_map(function: Callable[[Any], Any], items: Sequence[Any], *, jobs: int = 1,
                  timeout_s: float = 600.0, initializer: Callable[..., None] | None = None,
                  initargs: tuple = ()) -> Iterator[tuple[int, Any]]:
     """Yields (index, function(item) or Failed) for every item, in item order. `function` and
     `initializer` must be importable top-level functions (workers are spawned, not forked)."""
-    context = multiprocessing.get_context("spawn")
     pending = list(enumerate(items))[::-1]
     results: dict[int, Any] = {}
-    workers = [_Worker(context, function, initializer, initargs) for _ in range(max(1, min(jobs, len(items))))]
+    workers = [_Worker(function, initializer, initargs) for _ in range(max(1, min(jobs, len(items))))]
     next_index = 0
     try:
         while next_index < len(items):
@@ -100,7 +83,7 @@ def isolated_map(function: Callable[[Any], Any], items: Sequence[Any], *, jobs: 
                     if "died" in failure:
                         failure = f"the worker process died (exit code {worker.process.exitcode})"
                     results[worker.index] = Failed(failure)
-                    workers[position] = _Worker(context, function, initializer, initargs)
+                    workers[position] = _Worker(function, initializer, initargs)
             while next_index in results:
                 yield next_index, results.pop(next_index)
                 next_index += 1
