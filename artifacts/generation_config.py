@@ -26,6 +26,8 @@ from typing import Any, Mapping, Optional, Sequence
 
 from artifacts.atomic_write import write_bytes_atomic
 from artifacts.generation_json import GenerationConfig, optional_int
+from export.errors import CheckpointError
+from export.gguf_header import check_gguf_header
 
 # Special tokens that close a turn in common chat templates; when the template uses one, generation
 # stops at it (e.g. ChatML's <|im_end|> even where the checkpoint's eos is <|endoftext|>).
@@ -63,6 +65,10 @@ def _gguf_metadata(path: Path) -> dict[str, Any]:
     """The GGUF key/value metadata as Python values, without the large token/merge arrays."""
     from gguf import GGUFReader
 
+    try:
+        check_gguf_header(path)  # bounded sizes and UTF-8 strings, which GGUFReader trusts
+    except CheckpointError as error:
+        raise CheckpointMetadataError(str(error)) from error
     skipped = {"tokenizer.ggml.tokens", "tokenizer.ggml.merges", "tokenizer.ggml.token_type", "tokenizer.ggml.scores"}
     reader = GGUFReader(str(path))
     return {key: field.contents() for key, field in reader.fields.items() if key not in skipped}

@@ -78,6 +78,9 @@ ACTIVATION_DTYPES = {
 KEEP_WEIGHT_DTYPE = "keep"
 WEIGHT_DTYPES = (KEEP_WEIGHT_DTYPE, *sorted(ACTIVATION_DTYPES))
 CONTEXT_LENGTH_PROPERTY = "llama.context_length"
+# The longest context a bundle is exported for (the longest of current open models, 1M tokens): a
+# checkpoint that claims more is cut to --context-length, never sized into a KV cache as it is.
+MAX_CONTEXT_LENGTH = 1 << 20
 # mkstemp creates files readable by their owner only; outputs are ordinary build artifacts.
 _OUTPUT_FILE_MODE = 0o644
 
@@ -149,6 +152,12 @@ def export_checkpoint(
         dataset = with_fused_qkv(dataset)
     trained_context_length = int(dataset.properties[CONTEXT_LENGTH_PROPERTY])
     context_length = options.context_length or trained_context_length
+    if context_length > MAX_CONTEXT_LENGTH:
+        raise ExportOptionError(
+            f"{checkpoint}: a context length of {context_length} tokens is over the {MAX_CONTEXT_LENGTH} "
+            "this export supports (the KV cache is sized for it); set --context-length (llm_export's "
+            "context_length) to the window the bundle needs."
+        )
     if context_length > trained_context_length:
         raise ExportOptionError(
             f"--context-length {context_length} exceeds the checkpoint's context length "

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from export.gguf_checkpoint import copy_gguf_metadata
+from export.gguf_header import check_gguf_header
 from export.hf_checkpoint import hf_tensor_name
 from export.llama_layout import permute_for_interleaved_rope
 
@@ -49,6 +50,7 @@ def write_merged_gguf(base: pathlib.Path, output: pathlib.Path, state_dict: Mapp
     if merged_type not in MERGED_TYPES:
         raise ValueError(f"merged_type must be one of {MERGED_TYPES}, got {merged_type!r}")
     quant_type = gguf.GGMLQuantizationType[merged_type]
+    check_gguf_header(base)  # bounded sizes and UTF-8 strings, which GGUFReader trusts
     reader = gguf.GGUFReader(str(base))
     architecture = reader.fields["general.architecture"].contents()
     head_count = int(reader.fields[f"{architecture}.attention.head_count"].contents())

@@ -10,6 +10,7 @@ each pass at the anchor it needs (module, or nested under `func.func`) and run b
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -18,7 +19,7 @@ from typing import Any
 from iree.compiler import ir as mlir
 from iree.compiler import passmanager
 
-from passlib import ir
+from passlib import extract, ir
 
 MODULE_ANCHOR = "module"
 FUNCTION_ANCHOR = "function"
@@ -109,30 +110,44 @@ def answer_schema(allowed: Mapping[str, PassInfo]) -> dict[str, Any]:
     }
 
 
-def _json_objects(text: str) -> Iterable[Any]:
+# `{"passes": [...]}` objects read from one answer, and the characters each may span: an answer that
+# is a long run of such openings (or of nested JSON) is read in time linear in its length, and never
+# deeper than the JSON decoder's recursion allows.
+MAX_JSON_OBJECTS = 8
+MAX_JSON_OBJECT_CHARS = 16 * 1024
+_PASSES_OBJECT = re.compile(r'\{\s*"passes"\s*:')
+
+
+def _passes_objects(text: str) -> Iterable[Any]:
+    """The first MAX_JSON_OBJECTS JSON values that start like `{"passes": ...` and decode."""
     decoder = json.JSONDecoder()
-    for match in re.finditer(r"\{", text):
+    for match in itertools.islice(_PASSES_OBJECT.finditer(text), MAX_JSON_OBJECTS):
+        window = text[match.start():match.start() + MAX_JSON_OBJECT_CHARS]
         try:
-            value, _ = decoder.raw_decode(text, match.start())
-        except json.JSONDecodeError:
+            value, _ = decoder.raw_decode(window)
+        except (json.JSONDecodeError, RecursionError):
             continue
         yield value
 
 
 def parse_answer(text: str, allowed: Mapping[str, PassInfo],
                  max_length: int = MAX_PIPELINE_LENGTH) -> PipelineChoice:
-    """The allowed pass names in an answer: from `{"passes": [...]}` if present, else from the text."""
-    for value in _json_objects(text):
+    """The allowed pass names in an answer: from `{"passes": [...]}` if present, else from the text.
+
+    Only the first extract.MAX_ANSWER_CHARS characters are read.
+    """
+    text = text[:extract.MAX_ANSWER_CHARS]
+    for value in _passes_objects(text):
         if isinstance(value, dict) and isinstance(value.get("passes"), list):
             kept, rejected = [], []
-            for item in value["passes"]:
-                name = str(item).strip().lstrip("-")
+            for item in value["passes"][:MAX_JSON_OBJECT_CHARS]:
+                name = str(item).strip().lstrip("-") if isinstance(item, str) else json.dumps(item)[:80]
                 (kept if name in allowed else rejected).append(name)
-            return PipelineChoice(tuple(kept[:max_length]), tuple(rejected))
+            return PipelineChoice(tuple(kept[:max_length]), tuple(rejected[:max_length]))
     names = sorted(allowed, key=len, reverse=True)
     pattern = re.compile(r"(?<![\w.-])(" + "|".join(re.escape(n) for n in names) + r")(?![\w-])")
-    found = [match.group(1) for match in pattern.finditer(text)]
-    return PipelineChoice(tuple(found[:max_length]), ())
+    found = itertools.islice((match.group(1) for match in pattern.finditer(text)), max_length)
+    return PipelineChoice(tuple(found), ())
 
 
 def pipeline_text(passes: Iterable[str], allowed: Mapping[str, PassInfo]) -> str:

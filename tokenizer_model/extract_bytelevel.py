@@ -82,6 +82,11 @@ def bytes_to_unicode() -> dict[int, str]:
     return mapping
 
 
+# The largest tokenizer.json of current open models is about 35 MB (Gemma 3's); a bigger file is not
+# read into memory.
+MAX_TOKENIZER_JSON_BYTES = 64 << 20
+
+
 def _fail(path: Path, message: str) -> TokenizerSourceError:
     return TokenizerSourceError(f"{path}: {message}")
 
@@ -119,12 +124,35 @@ def _normalizer(path: Path, spec: dict | None) -> int:
     raise _fail(path, f"unsupported normalizer {json.dumps(spec)[:200]}; supported: none, NFC")
 
 
+def _read_json_file(path: Path, what: str) -> dict:
+    """A JSON object from `path`, read only when it is at most MAX_TOKENIZER_JSON_BYTES."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_TOKENIZER_JSON_BYTES:
+            raise _fail(path, f"{what} is {size} bytes, over the {MAX_TOKENIZER_JSON_BYTES} read "
+                              "(MAX_TOKENIZER_JSON_BYTES); this is not a tokenizer file")
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)
+        raise _fail(path, f"cannot read {what} ({reason}); copy the file from the model again") from error
+    if not isinstance(value, dict):
+        raise _fail(path, f"{what} holds a JSON {type(value).__name__}, not an object")
+    return value
+
+
 def from_tokenizer_json(path: Path) -> ByteLevelBpeSource:
     path = Path(path)
+    spec = _read_json_file(path, "tokenizer.json")
     try:
-        spec = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise _fail(path, f"cannot read tokenizer.json ({error})") from error
+        return _from_tokenizer_spec(path, spec)
+    except TokenizerSourceError:
+        raise
+    except (AttributeError, KeyError, TypeError, ValueError) as error:
+        raise _fail(path, f"malformed tokenizer.json ({type(error).__name__}: {error}); "
+                          "copy the file from the model again") from error
+
+
+def _from_tokenizer_spec(path: Path, spec: dict) -> ByteLevelBpeSource:
     model = spec.get("model") or {}
     if model.get("type") != "BPE":
         raise _fail(path, f"model type {model.get('type')!r} is not BPE")
@@ -163,7 +191,7 @@ def _special_ids_from_config(config_path: Path, vocabulary: dict[str, int],
     """BOS/EOS ids from a sibling tokenizer_config.json, when there is one."""
     if not config_path.is_file():
         return None, None
-    config = json.loads(config_path.read_text(encoding="utf-8"))
+    config = _read_json_file(config_path, "tokenizer_config.json")
     by_content = dict(vocabulary, **{token.content: token.id for token in added})
 
     def token_id(field: str) -> int | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import struct
@@ -334,3 +335,21 @@ def test_gguf_header_that_does_not_fit_the_file_is_refused(tmp_path, case, deadl
     message = str(error.value)
     assert message.startswith(f"{path}: ") and expected in message
     assert "Fix:" in message
+
+
+# --- A context length no KV cache can hold ---------------------------------------------------------
+
+
+def test_context_length_over_the_supported_maximum_is_refused_before_export(tmp_path, deadline):
+    """A checkpoint claiming 2**40 tokens of context would size a KV cache of that many positions;
+    the export refuses it at once, naming the file and --context-length, and writes nothing."""
+    from export.errors import ExportOptionError
+    from export.export_llm import MAX_CONTEXT_LENGTH, ExportOptions, ExportOutputs, export_checkpoint
+
+    checkpoint = testing.write_tiny_hf_checkpoint(tmp_path / "llama", "llama", seed=3,
+                                                  max_position_embeddings=1 << 40)
+    outputs = ExportOutputs(tmp_path / "model.mlir", tmp_path / "model.irpa", tmp_path / "config.json")
+    expected = rf"{re.escape(str(checkpoint))}.*over the {MAX_CONTEXT_LENGTH}.*--context-length"
+    with pytest.raises(ExportOptionError, match=expected):
+        export_checkpoint(checkpoint, outputs, ExportOptions())
+    assert not any(path.exists() for path in (outputs.mlir, outputs.irpa, outputs.config))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from passlib import ir, schedule
@@ -56,3 +58,22 @@ def test_schema_admits_only_allowed_names():
     schema = schedule.answer_schema(schedule.allowed_passes(["cse", "inline"]))
     assert schema["properties"]["passes"]["items"]["enum"] == ["cse", "inline"]
     assert schema["additionalProperties"] is False
+
+
+@pytest.mark.parametrize("answer", [
+    '{"a":' * 5000,                                  # nested deeper than the JSON decoder recurses
+    '{"passes": [' * 100_000,                         # openings that never close
+    '{"passes": ["cse", ' + '"x", ' * 200_000 + "]}",  # one object far longer than a pipeline
+    "cse " * 1_000_000,                               # free text past the answer cap
+])
+def test_hostile_answers_parse_in_bounded_time(answer):
+    started = time.monotonic()
+    choice = schedule.parse_answer(answer, schedule.ALLOWED_PASSES)
+    assert time.monotonic() - started < 5.0
+    assert len(choice.passes) <= schedule.MAX_PIPELINE_LENGTH
+    assert len(choice.rejected) <= schedule.MAX_PIPELINE_LENGTH
+
+
+def test_a_later_passes_object_is_read_when_the_first_does_not_decode():
+    answer = '{"passes": [oops]} then {"passes": ["inline", "cse"]}'
+    assert schedule.parse_answer(answer, schedule.ALLOWED_PASSES).passes == ("inline", "cse")

@@ -4,12 +4,13 @@ reader cannot take are a TokenizerSourceError naming the file and the key."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import gguf
 import pytest
 
-from tokenizer_model import build
+from tokenizer_model import build, extract_bytelevel
 from tokenizer_model.tables import TokenizerSourceError
 from tokenizer_model.tokenizer import MAX_DECODE_IDS, MAX_ENCODE_BYTES, TokenizerInputError
 
@@ -91,3 +92,39 @@ def test_gguf_token_types_that_do_not_match_the_tokens_are_refused(tmp_path):
     with pytest.raises(TokenizerSourceError, match="token_type has 1 entries for 3 tokens") as error:
         build.extract(path)
     assert str(path) in str(error.value)
+
+
+# --- tokenizer.json files that are not what they say -----------------------------------------------
+
+VALID_BPE = {
+    "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b"]},
+    "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "use_regex": True},
+    "decoder": {"type": "ByteLevel"},
+}
+
+
+@pytest.mark.parametrize("text, reason", [
+    ('{"model": ' * 100_000 + "{}" + "}" * 100_000, "nested too deeply"),
+    ('["a list", "not an object"]', "holds a JSON list, not an object"),
+    (json.dumps(dict(VALID_BPE, model=dict(VALID_BPE["model"], vocab="a string"))), "malformed tokenizer.json"),
+    (json.dumps(dict(VALID_BPE, added_tokens=[{"id": 3}])), "malformed tokenizer.json"),
+    (json.dumps(dict(VALID_BPE, pre_tokenizer="ByteLevel")), "malformed tokenizer.json"),
+    ('{"model": "\xff"}', "cannot read tokenizer.json"),  # written as Latin-1: not UTF-8
+])
+def test_malformed_tokenizer_json_is_refused_with_the_file_named(tmp_path, text, reason):
+    path = tmp_path / "tokenizer.json"
+    path.write_bytes(text.encode("latin-1"))
+    with pytest.raises(TokenizerSourceError, match=reason) as error:
+        build.extract(path, "tokenizer.json")
+    assert str(error.value).startswith(f"{path}: ")
+
+
+def test_tokenizer_json_over_the_size_limit_is_not_read(tmp_path, monkeypatch):
+    path = tmp_path / "tokenizer.json"
+    path.write_text(json.dumps(VALID_BPE), encoding="utf-8")
+    assert build.extract(path)
+    with path.open("r+b") as file:  # sparse: no disk is used for the bytes past the JSON
+        file.truncate(extract_bytelevel.MAX_TOKENIZER_JSON_BYTES + 1)
+    monkeypatch.setattr(Path, "read_text", lambda *args, **kwargs: pytest.fail("the oversized file was read"))
+    with pytest.raises(TokenizerSourceError, match="MAX_TOKENIZER_JSON_BYTES"):
+        build.extract(path)
