@@ -16,6 +16,11 @@ and, when exported with --prefill-last-position (export.programs), prefill_last_
 arguments, logits[1, 1, vocab] of the last position only. `generate` prefills with it when the module
 has it; `prefill_logits` always calls prefill_bs1.
 
+Generation is step-wise underneath: `start_sequence` takes a sequence's KV-cache pages, prefills and
+chooses the first token; each `RunningSequence.step()` decodes one more; `release()` frees the pages.
+`generate` runs one sequence from start to end; a server interleaves the steps of several sequences
+(each step is still one batch-size-1 dispatch: they take turns, they are not batched).
+
 The weights are not in the VMFB: they are named parameters (scope "model") that an io_parameters
 module serves from the bundle's IRPA file.
 
@@ -62,7 +67,8 @@ DECODE_FUNCTION = f"decode_bs{BATCH_SIZE}"
 class LlmRuntime:
     """A loaded bundle: tokenizer, chat template, the compiled model and its KV cache on the device.
 
-    Not thread-safe: one call at a time (one sequence at a time holds KV-cache pages).
+    Not thread-safe: one call at a time, from one thread. Several sequences (start_sequence) may hold
+    KV-cache pages at once; their steps run one after another, each a batch-size-1 dispatch.
     """
 
     def __init__(
@@ -139,7 +145,7 @@ class LlmRuntime:
 
     @property
     def capacity(self) -> int:
-        """The most positions (prompt + generated tokens) one generate() call can hold."""
+        """The most positions (prompt + generated tokens) one sequence can hold."""
         return min(
             kv_cache.sequence_capacity(self.model_config, self._pages.page_count),
             self.generation.context_length,
@@ -152,7 +158,7 @@ class LlmRuntime:
 
     @property
     def free_cache_pages(self) -> int:
-        """KV-cache pages not held by a running generate() call."""
+        """KV-cache pages no running sequence holds."""
         return self._pages.free_pages
 
     def _check_fits(self, prompt_length: int, max_new_tokens: int) -> None:
@@ -248,6 +254,44 @@ class LlmRuntime:
         finally:
             self._pages.release(pages)
 
+    def sequence_pages(self, prompt_length: int, max_new_tokens: int) -> int:
+        """KV-cache pages a sequence of `prompt_length` prompt tokens and up to `max_new_tokens` new
+        ones holds while it runs (start_sequence takes them all at once)."""
+        return kv_cache.pages_for_positions(self.model_config, prompt_length + max_new_tokens)
+
+    def start_sequence(
+        self,
+        prompt_ids: Sequence[int],
+        max_new_tokens: int,
+        stop_token_ids: Optional[Iterable[int]] = None,
+        seed: Optional[int] = None,
+        temperature: float = 0.0,
+        logits_processor: Optional[Callable[[Sequence[int], np.ndarray], np.ndarray]] = None,
+    ) -> "RunningSequence":
+        """Starts a sequence: takes its KV-cache pages, prefills the prompt and chooses the first token.
+
+        The arguments mean what they mean for generate() (max_new_tokens must be at least 1). The
+        returned sequence holds its pages until it is released; several sequences may run at once,
+        each in its own pages, advanced one step() at a time from the thread that owns the runtime.
+        Raises:
+          CacheCapacityError: prompt + max_new_tokens exceed the bundle's capacity, or the pool has
+            too few free pages now (sequence_pages() says how many it needs).
+        """
+        ids = self._check_prompt(prompt_ids)
+        if max_new_tokens < 1:
+            raise ValueError(f"a sequence generates at least one token, max_new_tokens is {max_new_tokens}")
+        self._check_fits(len(ids), max_new_tokens)
+        stop = set(self.generation.stop_token_ids if stop_token_ids is None else (int(t) for t in stop_token_ids))
+        rng = np.random.default_rng(seed) if temperature > 0 else None
+        pages = self._pages.allocate(self.sequence_pages(len(ids), max_new_tokens))
+        sequence = RunningSequence(self, len(ids), max_new_tokens, stop, pages, temperature, rng, logits_processor)
+        try:
+            sequence._choose(self._run_prefill(ids, pages, last_only=True)[-1])
+        except BaseException:
+            sequence.release()
+            raise
+        return sequence
+
     def generate(
         self,
         prompt_ids: Sequence[int],
@@ -259,7 +303,7 @@ class LlmRuntime:
         logits_processor: Optional[Callable[[Sequence[int], np.ndarray], np.ndarray]] = None,
         stop_when: Optional[Callable[[Sequence[int]], bool]] = None,
     ) -> list[int]:
-        """Generates up to `max_new_tokens` tokens after `prompt_ids`.
+        """Generates up to `max_new_tokens` tokens after `prompt_ids` (one sequence, start to end).
 
         Args:
           prompt_ids: the prompt's token ids.
@@ -285,28 +329,88 @@ class LlmRuntime:
             raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
         if max_new_tokens == 0:
             return []
-        self._check_fits(len(ids), max_new_tokens)
-        stop = set(self.generation.stop_token_ids if stop_token_ids is None else (int(t) for t in stop_token_ids))
-        rng = np.random.default_rng(seed) if temperature > 0 else None
-
-        pages = self._pages.allocate(kv_cache.pages_for_positions(self.model_config, len(ids) + max_new_tokens))
-        try:
-            logits = self._as_logits(self._run_prefill(ids, pages, last_only=True)[-1])
-            generated: list[int] = []
+        with self.start_sequence(ids, max_new_tokens, stop_token_ids, seed, temperature, logits_processor) as sequence:
             while True:
-                if logits_processor is not None:
-                    logits = logits_processor(generated, logits)
-                token = sampling.select_token(logits, temperature, rng)
-                generated.append(token)
                 if on_token is not None:
-                    on_token(token)
-                if token in stop or len(generated) == max_new_tokens:
-                    return generated
-                if stop_when is not None and stop_when(generated):
-                    return generated
-                logits = self._as_logits(self._run_decode(token, len(ids) + len(generated) - 1, pages))
-        finally:
-            self._pages.release(pages)
+                    on_token(sequence.tokens[-1])
+                if sequence.finished or (stop_when is not None and stop_when(sequence.tokens)):
+                    return list(sequence.tokens)
+                sequence.step()
+
+
+class RunningSequence:
+    """One sequence in the runtime's KV cache: its pages, its sampler and the tokens chosen so far.
+
+    Made by LlmRuntime.start_sequence, which prefills the prompt and chooses the first token; each
+    step() runs one decode (batch size 1: one sequence per dispatch) and chooses the next token.
+    release() returns the pages at once, finished or not; `with` releases them on the way out.
+    """
+
+    def __init__(
+        self,
+        runtime: LlmRuntime,
+        prompt_length: int,
+        max_new_tokens: int,
+        stop_token_ids: set[int],
+        pages: list[int],
+        temperature: float,
+        rng: Optional[np.random.Generator],
+        logits_processor: Optional[Callable[[Sequence[int], np.ndarray], np.ndarray]],
+    ):
+        self._runtime = runtime
+        self.prompt_length = prompt_length
+        self.max_new_tokens = max_new_tokens
+        self._stop_token_ids = stop_token_ids
+        self._pages: Optional[list[int]] = pages
+        self._temperature = temperature
+        self._rng = rng
+        self._logits_processor = logits_processor
+        self.tokens: list[int] = []
+
+    @property
+    def stopped_at_stop_token(self) -> bool:
+        """Whether the last token chosen is one of the sequence's stop tokens."""
+        return bool(self.tokens) and self.tokens[-1] in self._stop_token_ids
+
+    @property
+    def finished(self) -> bool:
+        """Whether generation is over: a stop token was chosen, or max_new_tokens were."""
+        return self.stopped_at_stop_token or len(self.tokens) >= self.max_new_tokens
+
+    @property
+    def page_count(self) -> int:
+        """KV-cache pages the sequence holds (0 once released)."""
+        return len(self._pages or ())
+
+    def _choose(self, output: np.ndarray) -> int:
+        """Chooses the next token from the model's output row for the last position; returns it."""
+        logits = self._runtime._as_logits(output)
+        if self._logits_processor is not None:
+            logits = self._logits_processor(self.tokens, logits)
+        token = sampling.select_token(logits, self._temperature, self._rng)
+        self.tokens.append(token)
+        return token
+
+    def step(self) -> int:
+        """Decodes the last token and chooses the next one; returns it."""
+        if self._pages is None:
+            raise RuntimeError("the sequence was released; its KV-cache pages are gone")
+        if self.finished:
+            raise RuntimeError(f"the sequence is finished ({len(self.tokens)} tokens); nothing to step")
+        position = self.prompt_length + len(self.tokens) - 1
+        return self._choose(self._runtime._run_decode(self.tokens[-1], position, self._pages))
+
+    def release(self) -> None:
+        """Returns the sequence's KV-cache pages to the pool (again: nothing happens)."""
+        if self._pages is not None:
+            pages, self._pages = self._pages, None
+            self._runtime._pages.release(pages)
+
+    def __enter__(self) -> "RunningSequence":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.release()
 
 
 def load_bundle(

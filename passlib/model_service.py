@@ -1,18 +1,18 @@
-"""One compiled model bundle behind a lock: the generation that passlib's HTTP server exposes.
+"""One compiled model bundle as a server exposes it: its names, its facts, and what a request means.
 
 `ModelService.load` loads a bundle with `artifacts.runtime.load_bundle` (every file checked against
-its sha256 first). `generate` runs one request at a time (the runtime holds one sequence in its KV
-cache), with the semantics both HTTP APIs share:
+its sha256 first). `prepare` turns a request into what the runtime runs, with the semantics both
+HTTP APIs share:
 
 - greedy decoding unless a temperature above 0 is given; sampling always has a seed (0 by default),
   so every answer is reproducible;
 - `max_new_tokens` None means the server's default, a negative value "until the context is full";
   either way it is cut to the room the bundle's KV cache has left after the prompt;
-- generation ends at the bundle's stop tokens; stop strings cut the text before their first
-  occurrence (a stop string that is a single token also ends generation early).
+- generation ends at the bundle's stop tokens; stop strings end it where they first occur (a stop
+  string that is a single token, such as a special token, is also a stop token).
 
-The runtime returns the whole answer at once, so streaming splits the finished text at token
-boundaries (`Generation.pieces`) instead of sending each token as it is decoded.
+Running the prepared generation is the job of passlib.generation_scheduler, which owns the runtime:
+`prepare` also runs on its thread (it tokenizes), and nothing here holds a lock.
 """
 
 from __future__ import annotations
@@ -21,19 +21,17 @@ import dataclasses
 import datetime
 import hashlib
 import pathlib
-import threading
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from artifacts import bundle
 from artifacts.runtime import LlmRuntime, load_bundle
+from tokenizer_model.tokenizer import TokenizerInputError
 
 DEFAULT_SAMPLING_SEED = 0
 LATEST_TAG = "latest"
 STOP = "stop"
 LENGTH = "length"
-_INCOMPLETE_CHARACTER = "\ufffd"
 
 
 class BadRequest(ValueError):
@@ -46,9 +44,13 @@ class ModelLoadError(RuntimeError):
 
 @dataclasses.dataclass(frozen=True)
 class GenerationRequest:
-    """What to generate after a prompt (token ids) and how."""
+    """What to generate and how. The prompt is `context` (token ids, each inside the vocabulary)
+    followed by `messages` rendered with the bundle's chat template, or, without messages, by `text`
+    used as is."""
 
-    prompt_ids: Sequence[int]
+    messages: Sequence[Mapping[str, str]] = ()
+    text: str = ""
+    context: Sequence[int] = ()
     max_new_tokens: int | None = None
     temperature: float = 0.0
     seed: int | None = None
@@ -56,51 +58,28 @@ class GenerationRequest:
 
 
 @dataclasses.dataclass(frozen=True)
+class PreparedGeneration:
+    """A request in the runtime's terms: prompt ids, token limit, stop tokens and sampler."""
+
+    prompt_ids: list[int]
+    max_new_tokens: int
+    stop_token_ids: list[int]
+    temperature: float
+    seed: int | None
+    stop: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
 class Generation:
-    """An answer: its text, the same text split at token boundaries, and what it cost."""
+    """A finished answer: its text, its tokens, why it ended, and what it cost (prefill, then the
+    decode steps, which take turns with other requests' steps)."""
 
     text: str
-    pieces: list[str]
     prompt_ids: list[int]
     output_ids: list[int]
     finish_reason: str
-    generate_s: float
-
-
-def split_at_token_boundaries(decode: Callable[[Sequence[int]], str], ids: Sequence[int],
-                              text: str) -> list[str]:
-    """`text` (a prefix of the decoded `ids`) cut where each token's text ends, for streaming.
-
-    Tokens that end inside a multi-byte character join the next piece. The pieces always join to
-    `text`; if the tokenizer's output does not split cleanly, the whole text is one piece.
-    """
-    pieces: list[str] = []
-    prefix_start = read_start = 0
-    for end in range(1, len(ids) + 1):
-        before = decode(ids[prefix_start:read_start])
-        after = decode(ids[prefix_start:end])
-        if len(after) > len(before) and not after.endswith(_INCOMPLETE_CHARACTER) and after.startswith(before):
-            pieces.append(after[len(before):])
-            prefix_start, read_start = read_start, end
-    if not "".join(pieces).startswith(text):
-        return [text] if text else []
-    clipped: list[str] = []
-    remaining = len(text)
-    for piece in pieces:
-        if remaining <= 0:
-            break
-        clipped.append(piece[:remaining])
-        remaining -= len(clipped[-1])
-    return clipped
-
-
-def cut_at_stop_strings(text: str, stop: Sequence[str]) -> tuple[str, bool]:
-    """`text` before the first occurrence of any stop string, and whether one occurred."""
-    positions = [text.find(marker) for marker in stop if marker]
-    positions = [position for position in positions if position >= 0]
-    if not positions:
-        return text, False
-    return text[: min(positions)], True
+    prefill_s: float
+    decode_s: float
 
 
 def _timestamp(seconds: float) -> str:
@@ -109,7 +88,8 @@ def _timestamp(seconds: float) -> str:
 
 
 class ModelService:
-    """A loaded bundle served under one model name; thread-safe (generation is serialized)."""
+    """A loaded bundle served under one model name. Its methods that touch the runtime (tokenizing,
+    prepare) belong on the thread that owns the runtime."""
 
     def __init__(self, runtime: LlmRuntime, bundle_dir: pathlib.Path, name: str | None = None,
                  default_max_new_tokens: int = 1024) -> None:
@@ -125,15 +105,15 @@ class ModelService:
         self.digest = hashlib.sha256(manifest_path.read_bytes()).hexdigest()
         self.modified_at = _timestamp(manifest_path.stat().st_mtime)
         self.size = sum(entry.size for entry in runtime.manifest.files.values())
-        self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, bundle_dir: pathlib.Path, name: str | None = None,
-             default_max_new_tokens: int = 1024) -> "ModelService":
-        """Loads and verifies a bundle; ModelLoadError naming the bundle and the fix when it fails."""
+    def load(cls, bundle_dir: pathlib.Path, name: str | None = None, default_max_new_tokens: int = 1024,
+             cache_pages: int | None = None) -> "ModelService":
+        """Loads and verifies a bundle with `cache_pages` KV-cache pages (None: the runtime's default,
+        one sequence of the full context); ModelLoadError naming the bundle and the fix when it fails."""
         bundle_dir = pathlib.Path(bundle_dir)
         try:
-            runtime = load_bundle(bundle_dir)
+            runtime = load_bundle(bundle_dir, cache_pages=cache_pages)
         except bundle.BundleError as error:
             raise ModelLoadError(f"cannot load the model bundle {bundle_dir}: {error}") from None
         except Exception as error:  # iree.runtime and tokenizers raise their own types for bad files
@@ -152,6 +132,11 @@ class ModelService:
     def serves(self, model: str) -> bool:
         """Whether a request's model name means this model ("name" or "name:latest")."""
         return model in (self.name, self.tagged_name)
+
+    @property
+    def vocabulary_size(self) -> int:
+        """Token ids run from 0 to this, exclusive."""
+        return int(self.runtime.tokenizer.get_vocab_size(with_added_tokens=True))
 
     @property
     def capacity(self) -> int:
@@ -186,7 +171,7 @@ class ModelService:
             "general.source_checkpoint_sha256": manifest.source.sha256,
             "general.context_length": self.capacity,
             "general.block_count": self.runtime.model_config.transformer_block_count,
-            "general.vocab_size": self.runtime.tokenizer.get_vocab_size(with_added_tokens=True),
+            "general.vocab_size": self.vocabulary_size,
             "iree.target": manifest.target,
             "iree.driver": manifest.driver,
             "iree.toolchain": dict(manifest.toolchain),
@@ -214,31 +199,34 @@ class ModelService:
                 ids.add(encoded[0])
         return ids
 
-    def generate(self, request: GenerationRequest) -> Generation:
-        """Runs one generation (waiting for any other to finish first)."""
+    def prompt_ids(self, request: GenerationRequest) -> list[int]:
+        """The token ids of a request's prompt."""
+        if request.messages:
+            ids = self.chat_prompt_ids(request.messages)
+        else:
+            ids = self.raw_prompt_ids(request.text) if request.text else []
+        return [int(token) for token in request.context] + ids
+
+    def prepare(self, request: GenerationRequest) -> PreparedGeneration:
+        """Tokenizes a request and settles its limits; BadRequest for what the model cannot serve
+        (a prompt that is empty, too long for the context, or too long for the tokenizer)."""
         if request.temperature < 0:
             raise BadRequest(f"temperature must be 0 (greedy) or positive, got {request.temperature}")
-        prompt_ids = [int(token) for token in request.prompt_ids]
+        try:
+            prompt_ids = self.prompt_ids(request)
+            stop_token_ids = self._stop_token_ids(request.stop)
+        except TokenizerInputError as error:
+            raise BadRequest(str(error)) from None
         if not prompt_ids:
             raise BadRequest("the prompt is empty")
-        limit = self._token_limit(len(prompt_ids), request.max_new_tokens)
-        stop_ids = self._stop_token_ids(request.stop)
         seed = None
         if request.temperature > 0:
             seed = DEFAULT_SAMPLING_SEED if request.seed is None else request.seed
-        with self._lock:
-            started = time.monotonic()
-            output_ids = list(self.runtime.generate(prompt_ids, limit, stop_token_ids=sorted(stop_ids),
-                                                    seed=seed, temperature=request.temperature))
-            finished = time.monotonic()
-        full_text = self.runtime.decode(output_ids)
-        text, stopped_by_string = cut_at_stop_strings(full_text, request.stop)
-        stopped = stopped_by_string or bool(output_ids and output_ids[-1] in stop_ids)
-        return Generation(
-            text=text,
-            pieces=split_at_token_boundaries(self.runtime.decode, output_ids, text),
+        return PreparedGeneration(
             prompt_ids=prompt_ids,
-            output_ids=output_ids,
-            finish_reason=STOP if stopped or len(output_ids) < limit else LENGTH,
-            generate_s=finished - started,
+            max_new_tokens=self._token_limit(len(prompt_ids), request.max_new_tokens),
+            stop_token_ids=sorted(stop_token_ids),
+            temperature=request.temperature,
+            seed=seed,
+            stop=tuple(request.stop),
         )

@@ -182,3 +182,38 @@ def test_stop_when_ends_generation(runtime, prompt_ids, reference_tokens):
     assert calls == [1, 2, 3]
     assert runtime.generate(prompt_ids, NEW_TOKENS, stop_token_ids=[], stop_when=lambda generated: False) == reference_tokens
     assert runtime.free_cache_pages == runtime.cache_pages
+
+
+def test_interleaved_sequences_give_the_tokens_each_gives_alone(runtime, prompt_ids, reference_tokens):
+    other_ids = runtime.encode("another prompt, of another length")
+    other_alone = runtime.generate(other_ids, 10, stop_token_ids=[])
+    first = runtime.start_sequence(prompt_ids, NEW_TOKENS, stop_token_ids=[])
+    second = runtime.start_sequence(other_ids, 10, stop_token_ids=[])
+    assert first.page_count == runtime.sequence_pages(len(prompt_ids), NEW_TOKENS)
+    assert runtime.free_cache_pages == runtime.cache_pages - first.page_count - second.page_count
+    while not (first.finished and second.finished):
+        for sequence in (first, second):
+            if not sequence.finished:
+                sequence.step()
+    assert first.tokens == reference_tokens and second.tokens == other_alone
+    with pytest.raises(RuntimeError, match="finished"):
+        first.step()
+    first.release()
+    second.release()
+    second.release()
+    assert runtime.free_cache_pages == runtime.cache_pages
+
+
+def test_a_released_sequence_frees_its_pages_at_once(runtime, prompt_ids, reference_tokens):
+    sequence = runtime.start_sequence(prompt_ids, NEW_TOKENS, stop_token_ids=[])
+    sequence.step()
+    assert sequence.tokens == reference_tokens[:2]
+    sequence.release()
+    assert runtime.free_cache_pages == runtime.cache_pages and sequence.page_count == 0
+    with pytest.raises(RuntimeError, match="released"):
+        sequence.step()
+    # a sequence that needs more pages than are free is refused, and takes none
+    with runtime.start_sequence(prompt_ids, runtime.capacity - len(prompt_ids), stop_token_ids=[]):
+        with pytest.raises(CacheCapacityError, match="free pages"):
+            runtime.start_sequence(prompt_ids, NEW_TOKENS)
+    assert runtime.free_cache_pages == runtime.cache_pages

@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pathlib
-import selectors
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -22,31 +19,19 @@ import urllib.request
 import pytest
 
 from artifacts import bundle as bundle_format
-from passlib import backends, model_service, prompts, serve
+from passlib import backends, prompts, serve, serve_text
+from passlib.tests import serve_process
 from passlib.tests.samples import qwen_tokenizer_path
 
-BUNDLE_VARIABLE = "PASSLIB_TEST_BUNDLE"
-START_TIMEOUT_S = 300
 # Prefill dominates a call's time here: each test makes few calls, and they share references.
 NEW_TOKENS = 6
 QUESTION = "Count from one to ten in words."
 PROMPT = prompts.Prompt("You rewrite MLIR.", "Write one MLIR operation that adds two i32 values.", 20, 0, 0)
 
 
-def _environment() -> dict[str, str]:
-    return dict(os.environ, PYTHONPATH=os.pathsep.join(path for path in sys.path if path))
-
-
-def _serve_command(*arguments: str) -> list[str]:
-    return [sys.executable, "-m", "passlib.cli", "serve", *arguments]
-
-
 @pytest.fixture(scope="module")
 def bundle_dir() -> pathlib.Path:
-    value = os.environ.get(BUNDLE_VARIABLE)
-    if not value:
-        pytest.skip(f"{BUNDLE_VARIABLE} is not set: no compiled model bundle to serve")
-    return pathlib.Path(value)
+    return serve_process.bundle_dir_or_skip()
 
 
 @pytest.fixture(scope="module")
@@ -57,21 +42,8 @@ def model_name(bundle_dir) -> str:
 @pytest.fixture(scope="module")
 def server_url(bundle_dir, tmp_path_factory):
     log = tmp_path_factory.mktemp("serve") / "stderr.log"
-    with open(log, "w") as stderr:
-        process = subprocess.Popen(
-            _serve_command("--model", str(bundle_dir), "--port", "0", "--quiet",
-                           "--default-num-predict", str(NEW_TOKENS)),
-            stdout=subprocess.PIPE, stderr=stderr, text=True, env=_environment())
-    try:
-        selector = selectors.DefaultSelector()
-        selector.register(process.stdout, selectors.EVENT_READ)
-        ready = selector.select(timeout=START_TIMEOUT_S)
-        line = process.stdout.readline() if ready else ""
-        assert "listening on http://127.0.0.1:" in line, f"serve did not start: {line!r} {log.read_text()}"
-        yield line.rsplit(" ", 1)[-1].strip()
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with serve_process.running_server(bundle_dir, log, "--quiet", "--default-num-predict", str(NEW_TOKENS)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -244,8 +216,9 @@ def test_bad_requests_get_clear_errors_and_the_server_keeps_going(server_url, mo
 
 
 def test_a_non_loopback_address_is_refused_before_anything_loads(tmp_path):
-    completed = subprocess.run(_serve_command("--model", str(tmp_path / "no_bundle"), "--host", "0.0.0.0"),
-                               capture_output=True, text=True, env=_environment(), timeout=120, check=False)
+    completed = subprocess.run(serve_process.serve_command("--model", str(tmp_path / "no_bundle"), "--host", "0.0.0.0"),
+                               capture_output=True, text=True, env=serve_process.environment(), timeout=120,
+                               check=False)
     assert completed.returncode == 2
     assert "0.0.0.0 is not a loopback address" in completed.stderr and "--allow-remote" in completed.stderr
     assert serve.resolve_bind_address("localhost", 0, allow_remote=False)[1][0] in ("127.0.0.1", "::1")
@@ -258,15 +231,16 @@ def test_a_bundle_that_does_not_load_stops_the_server_with_the_fix(tmp_path):
     (broken / "manifest.json").write_text('{"format": "not a bundle manifest"}\n')
     for bundle_path, problem in [(broken, "corrupt bundle manifest"), (tmp_path / "missing", "does not exist")]:
         started = time.monotonic()
-        completed = subprocess.run(_serve_command("--model", str(bundle_path), "--port", "0"),
-                                   capture_output=True, text=True, env=_environment(), timeout=120, check=False)
+        completed = subprocess.run(serve_process.serve_command("--model", str(bundle_path), "--port", "0"),
+                                   capture_output=True, text=True, env=serve_process.environment(),
+                                   timeout=120, check=False)
         assert completed.returncode == 2 and time.monotonic() - started < 120
         assert f"cannot load the model bundle {bundle_path}" in completed.stderr
         assert problem in completed.stderr and "Fix:" in completed.stderr
         assert completed.stdout == ""
 
 
-def test_streamed_pieces_split_at_token_boundaries_and_join_to_the_text():
+def test_streamed_pieces_split_at_token_boundaries_and_stop_before_stop_strings():
     import tokenizers
 
     path = qwen_tokenizer_path()
@@ -280,10 +254,18 @@ def test_streamed_pieces_split_at_token_boundaries_and_join_to_the_text():
     text = "func.func @f() -> i32 { // 日本語 ✓ 🚀\n  return %c : i32 }"
     ids = tokenizer.encode(text, add_special_tokens=False).ids
     assert decode(ids) == text
-    pieces = model_service.split_at_token_boundaries(decode, ids, text)
-    assert "".join(pieces) == text and len(pieces) > 10
-    assert all(piece and "\ufffd" not in piece for piece in pieces)
-    cut, stopped = model_service.cut_at_stop_strings(text, ["}", "日本"])
+
+    def stream(stop=()):
+        answer = serve_text.AnswerText(decode, stop)
+        pieces = [answer.add(token) for token in ids]
+        pieces.append(answer.finish())
+        return [piece for piece in pieces if piece], answer
+
+    pieces, answer = stream()
+    assert "".join(pieces) == answer.text == text and len(pieces) > 10 and not answer.stopped
+    assert all("\ufffd" not in piece for piece in pieces)
+    cut, stopped = serve_text.cut_at_stop_strings(text, ["}", "日本"])
     assert stopped and cut == "func.func @f() -> i32 { // "
-    assert "".join(model_service.split_at_token_boundaries(decode, ids, cut)) == cut
-    assert model_service.cut_at_stop_strings(text, ["nowhere", ""]) == (text, False)
+    pieces, answer = stream(["}", "日本"])
+    assert "".join(pieces) == answer.text == cut and answer.stopped
+    assert serve_text.cut_at_stop_strings(text, ["nowhere", ""]) == (text, False)
