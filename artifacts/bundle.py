@@ -10,6 +10,11 @@ A bundle is one directory per model and target:
     manifest.json       written last: this module's format (sha256 and size of every other file, the
                         IREE target and runtime driver, the source checkpoint, toolchain versions)
 
+The source checkpoint is its name and digest, and for a checkpoint that Bazel downloaded from Hugging
+Face (export/private/huggingface_checkpoint.bzl) also its pins: `source_checkpoint.pins` = {"repo_id",
+"revision" (the commit), "files": {name: {"sha256"}}, "pinned"} ("pinned" is false when the download
+was allowed unpinned). Manifests without pins (older bundles, local copies, GGUF files) stay valid.
+
 The manifest is deterministic (sorted keys, no timestamps, no absolute paths), so two builds of the
 same inputs give byte-identical manifests. `verify_bundle` re-hashes every file and names the file
 and the fix on any mismatch.
@@ -17,7 +22,8 @@ and the fix on any mismatch.
 Command line (what the Bazel action runs):
 
     python -m artifacts.bundle write --output DIR/manifest.json --file model.vmfb=PATH ... \
-        --bundle-name NAME --target llvm-cpu --driver local-task --source-file CHECKPOINT
+        --bundle-name NAME --target llvm-cpu --driver local-task --source-file CHECKPOINT \
+        [--source-pins "$(cat checkpoint_pins.json)"]
     python -m artifacts.bundle write --bundle-dir DIR ...      (hashes every file already in DIR)
     python -m artifacts.bundle verify DIR
 """
@@ -75,11 +81,97 @@ class BundleFile:
 
 
 @dataclasses.dataclass(frozen=True)
+class CheckpointPins:
+    """Where a downloaded checkpoint came from: the Hugging Face repository, the commit, and the sha256
+    of each file (checked against pins in MODULE.bazel, or taken as downloaded when `pinned` is False)."""
+
+    repo_id: str
+    revision: str
+    files: Mapping[str, str]
+    pinned: bool = True
+
+    def to_document(self) -> dict:
+        """The manifest's `source_checkpoint.pins` object."""
+        return {
+            "repo_id": self.repo_id,
+            "revision": self.revision,
+            "files": {name: {"sha256": digest} for name, digest in sorted(self.files.items())},
+            "pinned": self.pinned,
+        }
+
+    @staticmethod
+    def from_document(document: object) -> "CheckpointPins":
+        """Parses the manifest's `source_checkpoint.pins` object; ValueError when it is malformed."""
+        if not isinstance(document, dict):
+            raise ValueError("source_checkpoint.pins is not an object")
+        files = document.get("files")
+        if not isinstance(files, dict):
+            raise ValueError("source_checkpoint.pins.files is not an object")
+        digests = {}
+        for name, entry in files.items():
+            if not isinstance(entry, dict):
+                raise ValueError(f"source_checkpoint.pins.files[{name!r}] is not an object")
+            digests[name] = entry.get("sha256")
+        return CheckpointPins._checked(document, digests, "source_checkpoint.pins")
+
+    @staticmethod
+    def from_pins_file(text: str) -> "CheckpointPins":
+        """Parses a checkpoint repository's checkpoint_pins.json ({"repo_id", "revision",
+        "requested_revision", "files": {name: sha256}, "pinned"}); ValueError when it is malformed."""
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"checkpoint pins are not valid JSON: {error}") from error
+        if not isinstance(document, dict):
+            raise ValueError("checkpoint pins are not a JSON object")
+        files = document.get("files")
+        if not isinstance(files, dict):
+            raise ValueError('checkpoint pins have no "files" object')
+        return CheckpointPins._checked(document, dict(files), "checkpoint pins")
+
+    @staticmethod
+    def _checked(document: dict, digests: dict, what: str) -> "CheckpointPins":
+        for field in ("repo_id", "revision"):
+            if not isinstance(document.get(field), str) or not document[field]:
+                raise ValueError(f"{what}: {field!r} is not a non-empty string")
+        pinned = document.get("pinned", True)
+        if not isinstance(pinned, bool):
+            raise ValueError(f"{what}: 'pinned' is not true or false")
+        if not digests:
+            raise ValueError(f"{what}: no files")
+        for name, digest in digests.items():
+            if not isinstance(name, str) or not name:
+                raise ValueError(f"{what}: a file name is empty")
+            if not isinstance(digest, str) or not _is_sha256(digest.lower()):
+                raise ValueError(f"{what}: the sha256 of {name!r} is not 64 hex digits")
+        return CheckpointPins(
+            repo_id=document["repo_id"],
+            revision=document["revision"],
+            files={name: digests[name].lower() for name in sorted(digests)},
+            pinned=pinned,
+        )
+
+
+def _is_sha256(text: str) -> bool:
+    return len(text) == 64 and all(character in "0123456789abcdef" for character in text)
+
+
+@dataclasses.dataclass(frozen=True)
 class SourceCheckpoint:
-    """The checkpoint a bundle was built from (file name only, never a path)."""
+    """The checkpoint a bundle was built from (file name only, never a path), with the pins it was
+    downloaded by when there are any."""
 
     name: str
     sha256: str
+    pins: Optional[CheckpointPins] = None
+
+    def to_document(self) -> dict:
+        """The manifest's `source_checkpoint` object (without "pins" when there are none, so that the
+        manifest of a bundle without pins has the same bytes as before pins existed)."""
+        document: dict = {"name": self.name, "sha256": self.sha256}
+        if self.pins is not None:
+            document["pins"] = self.pins.to_document()
+        return document
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,7 +202,7 @@ class BundleManifest:
             "files": {
                 name: {"sha256": entry.sha256, "size": entry.size} for name, entry in self.files.items()
             },
-            "source_checkpoint": {"name": self.source.name, "sha256": self.source.sha256},
+            "source_checkpoint": self.source.to_document(),
             "toolchain": dict(self.toolchain),
         }
         return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
@@ -149,6 +241,11 @@ class BundleManifest:
                 source=SourceCheckpoint(
                     name=str(document["source_checkpoint"]["name"]),
                     sha256=str(document["source_checkpoint"]["sha256"]),
+                    pins=(
+                        CheckpointPins.from_document(document["source_checkpoint"]["pins"])
+                        if "pins" in document["source_checkpoint"]
+                        else None
+                    ),
                 ),
                 toolchain=dict(document["toolchain"]),
             )
@@ -356,6 +453,12 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     source.add_argument("--source-name", help="source checkpoint name, with --source-sha256")
     write.add_argument("--source-sha256", help="the source checkpoint's sha256, with --source-name")
+    write.add_argument(
+        "--source-pins",
+        metavar="JSON",
+        help="the text of the checkpoint repository's checkpoint_pins.json (repo id, commit, sha256 of "
+        "each file), recorded as source_checkpoint.pins",
+    )
 
     verify = commands.add_parser("verify", help="check every bundle file against the manifest")
     verify.add_argument("bundle_dir", type=Path)
@@ -375,10 +478,18 @@ def main(argv: Sequence[str]) -> int:
             parser.error("write needs --bundle-dir or --output")
         if args.files and len({name for name, _ in args.files}) != len(args.files):
             parser.error("a --file NAME is given twice")
+        pins = None
+        if args.source_pins is not None:
+            try:
+                pins = CheckpointPins.from_pins_file(args.source_pins)
+            except ValueError as error:
+                parser.error(f"--source-pins: {error}")
         if args.source_file is not None:
-            source = SourceCheckpoint(name=args.source_file.name, sha256=checkpoint_sha256(args.source_file))
+            source = SourceCheckpoint(
+                name=args.source_file.name, sha256=checkpoint_sha256(args.source_file), pins=pins
+            )
         elif args.source_sha256:
-            source = SourceCheckpoint(name=args.source_name, sha256=args.source_sha256)
+            source = SourceCheckpoint(name=args.source_name, sha256=args.source_sha256, pins=pins)
         else:
             parser.error("--source-name needs --source-sha256")
         bundle_dir = args.bundle_dir if args.bundle_dir is not None else args.output.parent

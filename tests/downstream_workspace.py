@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 PIP_REPOSITORY_PREFIX = "rules_python~~pip~rules_iree_llm_pypi_"
 
@@ -44,11 +44,16 @@ def pip_repository_overrides(pip_runfile: str) -> list[str]:
 
 @dataclass
 class DownstreamWorkspace:
-    """A Bazel client for tests/downstream with its own output root."""
+    """A Bazel client for tests/downstream with its own output root.
+
+    `startup_options` (e.g. --host_jvm_args=...) go before the command of every call, shutdown
+    included: the server is started once, and other startup options would restart it.
+    """
 
     workspace: str
     output_user_root: str
     overrides: list[str]
+    startup_options: list[str] = field(default_factory=list)
 
     def bazel(self, *args: str, timeout: float = 900) -> BazelResult:
         bazel = os.environ.get("BAZEL") or shutil.which("bazel") or "/usr/bin/bazel"
@@ -56,6 +61,7 @@ class DownstreamWorkspace:
             bazel,
             f"--output_user_root={self.output_user_root}",
             "--max_idle_secs=60",
+            *self.startup_options,
             args[0],
             "--symlink_prefix=/",
             *self.overrides,
@@ -86,10 +92,13 @@ class DownstreamWorkspace:
 
 @contextmanager
 def downstream_workspace(
-    marker_runfile: str, pip_runfile: str, workspace: str | None = None
+    marker_runfile: str,
+    pip_runfile: str,
+    workspace: str | None = None,
+    startup_options: list[str] | None = None,
 ) -> Iterator[DownstreamWorkspace]:
-    """Yields a Bazel client for `workspace` (default: tests/downstream); shuts its server down and
-    removes its output afterwards."""
+    """Yields a Bazel client for `workspace` (default: tests/downstream), whose server runs with
+    `startup_options`; shuts its server down and removes its output afterwards."""
     root = source_root(marker_runfile)
     # A short path: Bazel's server socket lives under the output root.
     output_user_root = tempfile.mkdtemp(prefix="rules_iree_llm_ds_", dir="/tmp")
@@ -97,13 +106,15 @@ def downstream_workspace(
         workspace=workspace or os.path.join(root, "tests", "downstream"),
         output_user_root=output_user_root,
         overrides=pip_repository_overrides(pip_runfile),
+        startup_options=list(startup_options or []),
     )
     try:
         yield client
     finally:
         bazel = os.environ.get("BAZEL") or shutil.which("bazel") or "/usr/bin/bazel"
         subprocess.run(
-            [bazel, f"--output_user_root={output_user_root}", "shutdown"],
+            # The server's own startup options: others would start a new server just to stop it.
+            [bazel, f"--output_user_root={output_user_root}", *client.startup_options, "shutdown"],
             cwd=client.workspace,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -1,5 +1,6 @@
 """`llm_artifacts`: one bundle directory per model and IREE target, behind `LlmArtifactInfo`."""
 
+load("//export/private:checkpoint_pins.bzl", "checkpoint_pins_json")
 load("//export/private:export.bzl", "EXPORT_ATTRS", "EXPORT_EXEC_GROUPS", "checkpoint_path", "export_llm_action")
 load("//tokenizer_model/private:tokenizer.bzl", "TOKENIZER_ATTRS", "tokenizer_action")
 load("//toolchains:defs.bzl", "IREE_COMPILE_EXEC_GROUPS", "compile_vmfb", "packed_parameters")
@@ -115,6 +116,12 @@ def _llm_artifacts_impl(ctx):
     args.add("--target", ctx.attr.target)
     args.add("--driver", target.device)
     args.add("--source-file", source)
+
+    # Where a downloaded checkpoint came from (huggingface_checkpoint's pins; none for a local copy):
+    # passed as text, since the pins file would sit in the checkpoint directory that --source-file hashes.
+    pins = checkpoint_pins_json(ctx.attr.checkpoint)
+    if pins != None:
+        args.add("--source-pins", pins)
     for file in bundle_files:
         args.add("--file", "{}={}".format(file.basename, file.path))
     ctx.actions.run(
@@ -156,7 +163,8 @@ llm_artifacts = rule(
 The bundle holds model.vmfb, model.irpa, model_config.json, tokenizer.json, tokenizer.vmfb and
 tokenizer.irpa (the tensorized tokenizer, compiled for the host CPU), generation.json and
 manifest.json (the sha256 of every file, the target, the toolchain versions and the source
-checkpoint). Each step is its own cached action: export, compile, tokenizer extraction, manifest.
+checkpoint, with the commit and file sha256 it was downloaded by when its repository has them).
+Each step is its own cached action: export, compile, tokenizer extraction, manifest.
 
 With `prepack_weights = True`, iree-compile also imports the exported weights and evaluates their
 data-tiling packs at build time; the bundle's model.irpa then holds the packed weights (identical

@@ -1,5 +1,6 @@
 """Bundle manifest: write/verify round trip, every kind of corruption detected, deterministic bytes."""
 
+import dataclasses
 import importlib.metadata
 import json
 import shutil
@@ -227,3 +228,149 @@ def test_cli_write_bundle_dir_matches_the_library(tmp_path):
     )
     assert status == 0
     assert (second / bundle.MANIFEST_NAME).read_bytes() == (first / bundle.MANIFEST_NAME).read_bytes()
+
+
+# --- source_checkpoint.pins: the commit and file sha256 a downloaded checkpoint came from ---------
+
+PINS = bundle.CheckpointPins(
+    repo_id="Qwen/Qwen2.5-Coder-0.5B-Instruct",
+    revision="0123456789abcdef0123456789abcdef01234567",
+    files={"config.json": "cd" * 32, "model.safetensors": "ef" * 32},
+    pinned=False,
+)
+# checkpoint_pins.json as export/private/huggingface_checkpoint.bzl writes it.
+PINS_FILE_TEXT = json.dumps(
+    {
+        "files": {"config.json": "cd" * 32, "model.safetensors": "ef" * 32},
+        "pinned": False,
+        "repo_id": "Qwen/Qwen2.5-Coder-0.5B-Instruct",
+        "requested_revision": "main",
+        "revision": "0123456789abcdef0123456789abcdef01234567",
+    },
+    indent=2,
+)
+
+
+def test_pins_round_trip_through_the_manifest(tmp_path):
+    directory = make_bundle(tmp_path / "b")
+    source = bundle.SourceCheckpoint(name="qwen", sha256="ab" * 32, pins=PINS)
+    written = write(directory, source=source)
+    verified = bundle.verify_bundle(directory, required_files=bundle.RUNTIME_FILES)
+    assert verified == written
+    assert verified.source == source and verified.source.pins == PINS
+    document = json.loads((directory / bundle.MANIFEST_NAME).read_text())
+    assert document["source_checkpoint"] == {
+        "name": "qwen",
+        "sha256": "ab" * 32,
+        "pins": {
+            "repo_id": "Qwen/Qwen2.5-Coder-0.5B-Instruct",
+            "revision": "0123456789abcdef0123456789abcdef01234567",
+            "files": {"config.json": {"sha256": "cd" * 32}, "model.safetensors": {"sha256": "ef" * 32}},
+            "pinned": False,
+        },
+    }
+    # Deterministic like the rest of the manifest.
+    text = (directory / bundle.MANIFEST_NAME).read_bytes()
+    write(directory, source=source)
+    assert (directory / bundle.MANIFEST_NAME).read_bytes() == text
+
+
+def test_manifest_without_pins_is_unchanged_and_still_read(tmp_path):
+    """Older bundles (and bundles of local copies or GGUF files) have no pins: the same bytes as before
+    pins existed, read back with pins None."""
+    directory = make_bundle(tmp_path / "b")
+    write(directory)
+    document = json.loads((directory / bundle.MANIFEST_NAME).read_text())
+    assert document["source_checkpoint"] == {"name": SOURCE.name, "sha256": SOURCE.sha256}
+    assert bundle.verify_bundle(directory).source.pins is None
+
+
+@pytest.mark.parametrize(
+    "mutate, expected",
+    [
+        (lambda pins: pins.update(files={"config.json": {"sha256": "not hex"}}), "64 hex digits"),
+        (lambda pins: pins.update(files=[]), "pins.files is not an object"),
+        (lambda pins: pins.update(files={"config.json": "cd" * 32}), "is not an object"),
+        (lambda pins: pins.pop("revision"), "'revision'"),
+        (lambda pins: pins.update(pinned="yes"), "'pinned'"),
+    ],
+)
+def test_corrupt_pins_are_detected(tmp_path, mutate, expected):
+    directory = make_bundle(tmp_path / "b")
+    write(directory, source=bundle.SourceCheckpoint(name="qwen", sha256="ab" * 32, pins=PINS))
+    manifest_path = directory / bundle.MANIFEST_NAME
+    document = json.loads(manifest_path.read_text())
+    mutate(document["source_checkpoint"]["pins"])
+    manifest_path.write_text(json.dumps(document))
+    with pytest.raises(bundle.BundleError, match="corrupt bundle manifest") as error:
+        bundle.verify_bundle(directory)
+    assert expected in str(error.value)
+
+
+def test_cli_records_the_checkpoint_repository_pins(tmp_path):
+    directory = make_bundle(tmp_path / "b")
+    checkpoint = tmp_path / "checkpoint"
+    checkpoint.mkdir()
+    (checkpoint / "config.json").write_text("{}")
+    arguments = [
+        "write",
+        "--bundle-dir",
+        str(directory),
+        "--bundle-name",
+        "qwen_cpu",
+        "--target",
+        "llvm-cpu",
+        "--driver",
+        "local-task",
+        "--source-file",
+        str(checkpoint),
+    ]
+    assert bundle.main(arguments + ["--source-pins", PINS_FILE_TEXT]) == 0
+    manifest = bundle.verify_bundle(directory)
+    assert manifest.source.pins == PINS
+    assert manifest.source.sha256 == bundle.checkpoint_sha256(checkpoint)
+    assert "requested_revision" not in (directory / bundle.MANIFEST_NAME).read_text()
+
+    # The pins do not change the digest of the checkpoint, and a pinned download says so.
+    pinned = json.loads(PINS_FILE_TEXT)
+    pinned.update(pinned=True, requested_revision=pinned["revision"])
+    assert bundle.main(arguments + ["--source-pins", json.dumps(pinned)]) == 0
+    assert bundle.read_manifest(directory).source == bundle.SourceCheckpoint(
+        name="checkpoint", sha256=manifest.source.sha256, pins=dataclasses.replace(PINS, pinned=True)
+    )
+
+
+@pytest.mark.parametrize(
+    "pins_text, expected",
+    [
+        ("{not json", "not valid JSON"),
+        ("[]", "not a JSON object"),
+        ('{"repo_id": "a/b", "revision": "c", "files": {}}', "no files"),
+        ('{"repo_id": "a/b", "revision": "c", "files": {"config.json": ""}}', "64 hex digits"),
+        ('{"repo_id": "", "revision": "c", "files": {"config.json": "' + "cd" * 32 + '"}}', "'repo_id'"),
+    ],
+)
+def test_cli_refuses_malformed_pins(tmp_path, capsys, pins_text, expected):
+    directory = make_bundle(tmp_path / "b")
+    arguments = [
+        "write",
+        "--bundle-dir",
+        str(directory),
+        "--bundle-name",
+        "qwen_cpu",
+        "--target",
+        "llvm-cpu",
+        "--driver",
+        "local-task",
+        "--source-name",
+        "qwen",
+        "--source-sha256",
+        "ab" * 32,
+        "--source-pins",
+        pins_text,
+    ]
+    with pytest.raises(SystemExit) as exit_:
+        bundle.main(arguments)
+    assert exit_.value.code == 2
+    assert expected in capsys.readouterr().err
+    assert not (directory / bundle.MANIFEST_NAME).exists()
