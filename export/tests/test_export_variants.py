@@ -71,11 +71,14 @@ def test_grouped_attention_and_fused_qkv_match_transformers_and_decomposed(tmp_p
         grouped.prefill(long_prompt), decomposed.prefill(long_prompt), rtol=0, atol=2e-3
     )
     # Decode attention sums the products in another order than the decomposed matmuls, so float16
-    # logits (magnitudes below 8 here) may differ by one float16 step, at most 2^-8.
+    # logits (magnitudes below 8 here) differ by rounding, and by how much depends on the host CPU
+    # the llvm-cpu target compiles for: within one float16 step (2^-8) on AMD Zen 5, 0.0049 (5 steps
+    # of 2^-10 at a logit of -1.35) on an Intel Xeon with AVX512-FP16. Hence 2^-7.
+    decode_tolerance = 2**-7
     position = len(long_prompt)
     np.testing.assert_allclose(
         grouped.decode(PROMPT[0], position), decomposed.decode(PROMPT[0], position),
-        rtol=0, atol=2**-8,
+        rtol=0, atol=decode_tolerance,
     )
     # prefill_last_bs1 fills the same cache and projects the last position's hidden state alone (one
     # row through the output matmul instead of a tile of rows: float16 logits may differ by a step).
@@ -86,7 +89,8 @@ def test_grouped_attention_and_fused_qkv_match_transformers_and_decomposed(tmp_p
         np.testing.assert_allclose(last[0], every[-1], rtol=0, atol=2**-8)
         decomposed.prefill(long_prompt[:length])
         np.testing.assert_allclose(
-            grouped.decode(PROMPT[0], length), decomposed.decode(PROMPT[0], length), rtol=0, atol=2**-8
+            grouped.decode(PROMPT[0], length), decomposed.decode(PROMPT[0], length), rtol=0,
+            atol=decode_tolerance,
         )
 
 
