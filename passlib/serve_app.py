@@ -192,12 +192,12 @@ class _Endpoints:
             Route("/api/tags", self.tags, methods=get),
             Route("/api/ps", self.running_models, methods=get),
             Route("/api/show", self.show, methods=post),
-            Route("/api/generate", self.ollama_generate, methods=post),
-            Route("/api/chat", self.ollama_chat, methods=post),
+            Route("/api/generate", self._generation(serve_protocol.ollama_generate), methods=post),
+            Route("/api/chat", self._generation(serve_protocol.ollama_chat), methods=post),
             Route("/v1/models", self.openai_models, methods=get),
             Route("/v1/models/{name:path}", self.openai_model, methods=get),
-            Route("/v1/chat/completions", self.openai_chat, methods=post),
-            Route("/v1/completions", self.openai_completion, methods=post),
+            Route("/v1/chat/completions", self._generation(serve_protocol.openai_chat), methods=post),
+            Route("/v1/completions", self._generation(serve_protocol.openai_completion), methods=post),
         ]
 
     async def _json(self, request: Request) -> dict[str, Any]:
@@ -240,29 +240,22 @@ class _Endpoints:
 
     # --- generation ------------------------------------------------------------------------------------
 
-    @_answers_errors
-    async def ollama_generate(self, request: Request) -> Response:
-        received = time.monotonic()
-        return await self._answer(request, serve_protocol.ollama_generate(await self._json(request), self.service),
-                                  received)
+    def _generation(self, parse: Callable[[Any, model_service.ModelService],
+                                          serve_protocol.AnswerRequest | dict[str, Any]]
+                    ) -> Callable[[Request], Awaitable[Response]]:
+        """The endpoint of one generating route: `parse` (serve_protocol.ollama_generate, ...) reads
+        the body, then _answer runs and answers it."""
 
-    @_answers_errors
-    async def ollama_chat(self, request: Request) -> Response:
-        received = time.monotonic()
-        return await self._answer(request, serve_protocol.ollama_chat(await self._json(request), self.service),
-                                  received)
+        @_answers_errors
+        async def generate(endpoints: _Endpoints, request: Request) -> Response:
+            received = time.monotonic()
+            return await endpoints._answer(request, parse(await endpoints._json(request), endpoints.service),
+                                           received)
 
-    @_answers_errors
-    async def openai_chat(self, request: Request) -> Response:
-        received = time.monotonic()
-        return await self._answer(request, serve_protocol.openai_chat(await self._json(request), self.service),
-                                  received)
+        async def endpoint(request: Request) -> Response:  # a plain function, as Starlette expects
+            return await generate(self, request)
 
-    @_answers_errors
-    async def openai_completion(self, request: Request) -> Response:
-        received = time.monotonic()
-        return await self._answer(
-            request, serve_protocol.openai_completion(await self._json(request), self.service), received)
+        return endpoint
 
     async def _answer(self, request: Request, parsed: serve_protocol.AnswerRequest | dict[str, Any],
                       received: float) -> Response:
