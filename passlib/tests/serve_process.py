@@ -44,6 +44,20 @@ def bundle_dir_or_skip() -> pathlib.Path:
     return pathlib.Path(value)
 
 
+@pytest.fixture(scope="module")
+def bundle_dir() -> pathlib.Path:
+    """The bundle to serve (a module fixture; tests import it from here)."""
+    return bundle_dir_or_skip()
+
+
+@pytest.fixture(scope="module")
+def model_name(bundle_dir) -> str:
+    """The name the server serves the bundle under."""
+    from artifacts import bundle as bundle_format
+
+    return bundle_format.read_manifest(bundle_dir).bundle_name
+
+
 @contextlib.contextmanager
 def running_server(bundle_dir: pathlib.Path, log: pathlib.Path, *arguments: str,
                    env: Mapping[str, str] | None = None) -> Iterator[str]:

@@ -18,25 +18,15 @@ import urllib.request
 
 import pytest
 
-from artifacts import bundle as bundle_format
 from passlib import backends, prompts, serve, serve_text
 from passlib.tests import serve_process
+from passlib.tests.serve_process import bundle_dir, model_name  # noqa: F401 (fixtures)
 from passlib.tests.samples import qwen_tokenizer_path
 
 # Prefill dominates a call's time here: each test makes few calls, and they share references.
 NEW_TOKENS = 6
 QUESTION = "Count from one to ten in words."
 PROMPT = prompts.Prompt("You rewrite MLIR.", "Write one MLIR operation that adds two i32 values.", 20, 0, 0)
-
-
-@pytest.fixture(scope="module")
-def bundle_dir() -> pathlib.Path:
-    return serve_process.bundle_dir_or_skip()
-
-
-@pytest.fixture(scope="module")
-def model_name(bundle_dir) -> str:
-    return bundle_format.read_manifest(bundle_dir).bundle_name
 
 
 @pytest.fixture(scope="module")

@@ -15,20 +15,11 @@ import pytest
 
 from artifacts import bundle as bundle_format
 from passlib.tests import serve_process
+from passlib.tests.serve_process import bundle_dir, model_name  # noqa: F401 (fixtures)
 from passlib.tests.serve_process import json_request, post_request, raw_exchange, scheduler_status
 
 BODY_LIMIT = 2 << 20
 READ_TIMEOUT_S = 2
-
-
-@pytest.fixture(scope="module")
-def bundle_dir():
-    return serve_process.bundle_dir_or_skip()
-
-
-@pytest.fixture(scope="module")
-def model_name(bundle_dir) -> str:
-    return bundle_format.read_manifest(bundle_dir).bundle_name
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ import pytest
 
 from artifacts import bundle as bundle_format
 from passlib.tests import serve_process
+from passlib.tests.serve_process import bundle_dir, model_name  # noqa: F401 (fixtures)
 
 CLIENTS = 32
 STREAMED_TOKENS = 24
@@ -27,16 +28,6 @@ LONG_ANSWER = "Write a long story about a lighthouse keeper and the sea."
 # Prompts of mixed lengths (a few tokens to about two hundred).
 PROMPTS = [f"Summarize in one line: {'the quick brown fox jumps over the lazy dog ' * repeat}" for repeat in
            (0, 1, 3, 6, 10, 15, 20)] + ["Hi"]
-
-
-@pytest.fixture(scope="module")
-def bundle_dir():
-    return serve_process.bundle_dir_or_skip()
-
-
-@pytest.fixture(scope="module")
-def model_name(bundle_dir) -> str:
-    return bundle_format.read_manifest(bundle_dir).bundle_name
 
 
 @pytest.fixture(scope="module")
