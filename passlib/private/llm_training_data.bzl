@@ -11,6 +11,7 @@ def _llm_training_data_impl(ctx):
     args.add("--summary", summary)
     args.add("--seed", str(ctx.attr.seed))
     args.add("--programs", str(ctx.attr.programs))
+    args.add("--small-programs", str(ctx.attr.small_programs))
     args.add("--torch-modules", str(ctx.attr.torch_modules))
     args.add("--search-budget", str(ctx.attr.search_budget))
     args.add("--cost", ctx.attr.cost)
@@ -39,12 +40,18 @@ llm_training_data = rule(
 verified (module -> best pipeline) and (function -> rewritten function) pairs that `llm_finetune`
 trains on; output group `summary` counts them per generator and mode.
 
-Modules come from a random program generator (arith/math/scf/tensor/linalg) and randomly configured
+Modules come from a random program generator (arith/math/scf/tensor/linalg; large programs and, with
+`small_programs`, one-function ones of a few operations) and randomly configured
 torch modules exported with iree-turbine; any whose functions are near-duplicates of an evaluation
 input (`exclude_task_sets`) is dropped. The same attributes give the same bytes.""",
     attrs = {
         "seed": attr.int(default = 1, doc = "Seeds both generators."),
         "programs": attr.int(default = 200, doc = "Random programs to generate."),
+        "small_programs": attr.int(
+            default = 0,
+            doc = "Small random programs to generate: one function of 2 to 10 operations (about 4 to 20 with helpers and nesting), most with " +
+                  "redundancy, the size of the simple transformations users ask for.",
+        ),
         "torch_modules": attr.int(
             default = 40,
             doc = "Random torch modules to export (each a torch- and a linalg-level candidate).",

@@ -1,7 +1,7 @@
 """`generate_tool`: the specialist's training data, generated and labelled by the search.
 
     generate_tool --output pairs.jsonl [--summary summary.json] [--seed 1 --programs 200 \\
-        --torch-modules 40 --search-budget 200 --cost ops --jobs 2] [--exclude-tasks DIR ...]
+        --small-programs 0 --torch-modules 40 --search-budget 200 --cost ops --jobs 2] [--exclude-tasks DIR ...]
 
 The action `llm_training_data` runs. Candidates come from two generators disjoint from the
 evaluation sets by construction (random_programs: random arith/math/scf/tensor/linalg programs;
@@ -31,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--summary", type=pathlib.Path, help="counts per generator and mode (JSON)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--programs", type=int, default=200, help="random programs to generate")
+    parser.add_argument("--small-programs", type=int, default=0,
+                        help="small random programs (one function of a few operations) to generate")
     parser.add_argument("--torch-modules", type=int, default=40,
                         help="random torch modules to export (each gives a torch- and a linalg-level candidate)")
     parser.add_argument("--search-budget", type=int, default=200, help="pass-manager runs per unit")
@@ -63,6 +65,7 @@ def _candidates(args: argparse.Namespace) -> list:
     from passlib.training_data import random_programs
 
     candidates = random_programs.generate(args.seed, args.programs)
+    candidates += random_programs.generate_small(args.seed, args.small_programs)
     if args.torch_modules:
         from passlib.training_data import random_torch
 

@@ -45,9 +45,17 @@ from collections.abc import Callable, Iterator, Sequence
 from passlib.training_data.candidate import Candidate
 
 KIND = "random-program"
+SMALL_KIND = "small-program"
 MAX_OPS = 120  # operations in one function, nested ones and terminators included
 _FINISH_RESERVE = 10  # operations kept back for folding leftovers into the results and the return
 _MAX_HELPER_OPS = 45
+# Small programs: one entry function of a few operations with redundancy in most of them, the size of
+# the simple transformations users ask for (and of passlib/eval_tasks). Large programs alone give
+# rewrite pairs whose prompts mostly do not fit the embedded model's context.
+_SMALL_MAX_OPS = 24
+_SMALL_TARGET_OPS = (2, 10)
+_SMALL_NOISE = (0.15, 0.25, 0.35, 0.5)
+_SMALL_FLAVORS = ("scalar", "scalar", "loops", "linalg", "mixed")
 _MAX_HELPERS = 3
 _MAX_ELEMENTS = 256
 
@@ -1073,6 +1081,20 @@ def program_text(seed: int) -> str:
     return program.text()
 
 
+def small_program_text(seed: int) -> str:
+    """The module text of one small random program: one entry function of _SMALL_TARGET_OPS
+    operations (helpers it calls included), redundant at a rate from _SMALL_NOISE."""
+    rng = random.Random(seed)
+    program = _Program(rng)
+    program.noise = rng.choice(_SMALL_NOISE)
+    program.flavor = rng.choice(_SMALL_FLAVORS)
+    name = "main" if rng.random() < 0.4 else rng.choice(_ENTRY_NAMES)
+    entry = _Function(program, program.symbol(name), True, program.arg_types(), _SMALL_MAX_OPS, allow_calls=True)
+    program.entries.append(entry)
+    entry.build(rng.randint(*_SMALL_TARGET_OPS))
+    return program.text()
+
+
 def generate(seed: int, count: int) -> list[Candidate]:
     """`count` random programs for `seed`, named program-0000, program-0001, ..."""
     streams = random.Random(seed)
@@ -1080,12 +1102,21 @@ def generate(seed: int, count: int) -> list[Candidate]:
             for index in range(count)]
 
 
+def generate_small(seed: int, count: int) -> list[Candidate]:
+    """`count` small random programs for `seed`, named small-0000, small-0001, ...; their stream is
+    not generate()'s, so adding small programs changes none of the large ones."""
+    streams = random.Random(f"small-programs:{seed}")
+    return [Candidate(f"small-{index:04d}", SMALL_KIND, small_program_text(streams.getrandbits(64)))
+            for index in range(count)]
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--count", type=int, default=3)
+    parser.add_argument("--small", action="store_true", help="small programs (generate_small)")
     options = parser.parse_args(argv)
-    for candidate in generate(options.seed, options.count):
+    for candidate in (generate_small if options.small else generate)(options.seed, options.count):
         print(f"// {candidate.name} ({candidate.kind})\n{candidate.module_text}")
 
 

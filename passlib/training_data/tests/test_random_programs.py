@@ -22,6 +22,7 @@ from passlib.training_data.candidate import Candidate
 
 SEED = 20240611
 PROGRAMS = random_programs.generate(SEED, 40)
+SMALL_PROGRAMS = random_programs.generate_small(SEED, 60)
 PASSLIB = pathlib.Path(random_programs.__file__).resolve().parent.parent
 EVAL_INPUTS = sorted((PASSLIB / "eval_tasks" / "inputs").glob("*.mlir")) + sorted(
     (PASSLIB / "eval_tasks_hard" / "inputs").glob("*.mlir"))
@@ -62,6 +63,35 @@ def test_same_seed_same_programs_and_longer_runs_extend_shorter_ones():
     assert len({c.module_text for c in first}) == len(first)
     assert random_programs.generate(SEED + 1, 3)[0].module_text != first[0].module_text
     assert random_programs.generate(SEED, 0) == []
+
+
+def test_small_programs_have_their_own_deterministic_stream():
+    first = random_programs.generate_small(SEED, 12)
+    assert first == random_programs.generate_small(SEED, 12) == SMALL_PROGRAMS[:12]
+    assert random_programs.generate_small(SEED, 5) == first[:5]
+    assert [c.name for c in first] == [f"small-{i:04d}" for i in range(12)]
+    assert all(c.kind == random_programs.SMALL_KIND == "small-program" for c in first)
+    assert len({c.module_text for c in first}) == len(first)
+    # A stream of their own: the large programs of the same seed hold none of them.
+    assert not {c.module_text for c in first} & {c.module_text for c in PROGRAMS}
+    assert random_programs.generate_small(SEED + 1, 3)[0].module_text != first[0].module_text
+
+
+def test_small_programs_are_one_small_public_function_and_mostly_redundant(context):
+    entry_ops, fewer = [], 0
+    for program in SMALL_PROGRAMS:
+        module = ir.parse_module(program.module_text, context, program.name)
+        assert not ir.verify(module), program.name
+        public = [f for f in ir.functions(module) if _is_public(f)]
+        assert len(public) == 1, program.name
+        entry_ops.append(ir.count_ops(public[0]))
+        full = schedule.apply_pipeline(module, ALL_PASSES, schedule.ALLOWED_PASSES)
+        assert full.module is not None, (program.name, full.diagnostics)
+        fewer += full.ops_after < ir.count_ops(module)
+    entry_ops.sort()
+    # The size of the simple evaluation tasks (4 to 14 operations), far below the large programs'.
+    assert entry_ops[len(entry_ops) // 2] <= 14, entry_ops
+    assert fewer >= 0.6 * len(SMALL_PROGRAMS), fewer
 
 
 def _digest(candidates) -> str:
@@ -155,6 +185,10 @@ def test_no_function_is_copied_from_the_evaluation_sets(context, modules):
     for name, module in modules.items():
         for function in ir.functions(module):
             assert _body_text(function) not in evaluation, (name, ir.symbol_name(function))
+    for program in SMALL_PROGRAMS:
+        module = ir.parse_module(program.module_text, context, program.name)  # kept alive while printed
+        for function in ir.functions(module):
+            assert _body_text(function) not in evaluation, (program.name, ir.symbol_name(function))
 
 
 def _varied_sample(count: int) -> list[Candidate]:
