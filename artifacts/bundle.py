@@ -11,7 +11,7 @@ A bundle is one directory per model and target:
                         IREE target and runtime driver, the source checkpoint, toolchain versions)
 
 The source checkpoint is its name and digest, and for a checkpoint that Bazel downloaded from Hugging
-Face (export/private/huggingface_checkpoint.bzl) also its pins: `source_checkpoint.pins` = {"repo_id",
+Face (private/huggingface_checkpoint.bzl) also its pins: `source_checkpoint.pins` = {"repo_id",
 "revision" (the commit), "files": {name: {"sha256"}}, "pinned"} ("pinned" is false when the download
 was allowed unpinned). Manifests without pins (older bundles, local copies, GGUF files) stay valid.
 
@@ -33,6 +33,8 @@ import dataclasses
 import hashlib
 import importlib.metadata
 import json
+import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import Iterable, Mapping, Optional, Sequence
@@ -297,6 +299,25 @@ def toolchain_versions(packages: Iterable[str] = TOOLCHAIN_PACKAGES) -> dict[str
     return versions
 
 
+COMPILER_KEY = "iree-compile"
+_COMPILER_VERSION = re.compile(r"IREE compiler version (\S+(?: @ [0-9a-f]+)?)")
+
+
+def compiler_version(compiler: Path, timeout_s: float = 120.0) -> str:
+    """`iree-compile --version`'s version and commit ("3.8.0rc20251010 @ afe01bd..."): the compiler
+    that the build's toolchain ran, which may not be the pip package this interpreter sees."""
+    try:
+        completed = subprocess.run([str(compiler), "--version"], capture_output=True, text=True,
+                                   timeout=timeout_s, check=False)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise BundleError(f"{compiler}: cannot run it to read its version ({error})") from None
+    found = _COMPILER_VERSION.search(completed.stdout + completed.stderr)
+    if completed.returncode != 0 or found is None:
+        raise BundleError(f"{compiler} --version exited {completed.returncode} without an IREE compiler "
+                          f"version: {(completed.stdout + completed.stderr).strip()[:300]!r}")
+    return found.group(1)
+
+
 def _check_file_name(name: str) -> None:
     """Bundle file names are plain names inside the bundle directory: no paths, no '..'."""
     if not name or "/" in name or "\\" in name or name in (".", "..") or name == MANIFEST_NAME:
@@ -445,6 +466,9 @@ def _build_parser() -> argparse.ArgumentParser:
     write.add_argument("--target", required=True, help='IREE target, e.g. "llvm-cpu"')
     write.add_argument("--driver", required=True, help='IREE runtime driver, e.g. "local-task"')
     write.add_argument("--build-label", help="the Bazel label that builds this bundle (for error messages)")
+    write.add_argument("--compiler", type=Path,
+                       help="the toolchain's iree-compile that compiled the bundle: its --version is recorded "
+                       f"as toolchain[{COMPILER_KEY!r}]")
     source = write.add_mutually_exclusive_group(required=True)
     source.add_argument(
         "--source-file",
@@ -493,6 +517,9 @@ def main(argv: Sequence[str]) -> int:
         else:
             parser.error("--source-name needs --source-sha256")
         bundle_dir = args.bundle_dir if args.bundle_dir is not None else args.output.parent
+        toolchain = toolchain_versions()
+        if args.compiler is not None:
+            toolchain[COMPILER_KEY] = compiler_version(args.compiler)
         write_manifest(
             bundle_dir,
             bundle_name=args.bundle_name,
@@ -502,6 +529,7 @@ def main(argv: Sequence[str]) -> int:
             files=dict(args.files) if args.files else None,
             build_label=args.build_label,
             output=args.output,
+            toolchain=toolchain,
         )
         return 0
     except (BundleError, OSError) as error:

@@ -1,9 +1,9 @@
 """Public API of the export package: `llm_export`, its provider, `llm_finetune`, and the provider of
 the pins a downloaded checkpoint carries (`CheckpointPinsInfo`)."""
 
-load("//export/private:checkpoint_pins.bzl", _CheckpointPinsInfo = "CheckpointPinsInfo")
-load("//export/private:export.bzl", _LlmExportInfo = "LlmExportInfo", _llm_export = "llm_export")
-load("//export/private:llm_finetune.bzl", _llm_finetune = "llm_finetune")
+load("//private:checkpoint_pins.bzl", _CheckpointPinsInfo = "CheckpointPinsInfo")
+load("//private:export.bzl", _LlmExportInfo = "LlmExportInfo", _llm_export = "llm_export")
+load("//private:llm_finetune.bzl", _llm_finetune = "llm_finetune")
 
 CheckpointPinsInfo = _CheckpointPinsInfo
 LlmExportInfo = _LlmExportInfo

@@ -18,7 +18,7 @@ A tag whose sha256 values are not known yet (empty strings) is downloaded only w
 branch, and the commit and the sha256 of every file are printed as the tag to paste here.
 """
 
-load("//export/private:huggingface_checkpoint.bzl", "huggingface_checkpoint")
+load("//private:huggingface_checkpoint.bzl", "huggingface_checkpoint")
 
 _huggingface = tag_class(
     doc = "A Hugging Face checkpoint, downloaded with sha256 checks (or, with allow_unpinned, " +

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from toolchains import iree_targets
+
 TINY_MODEL_SIZES = {
     "vocab_size": 320,
     "hidden_size": 64,
@@ -27,11 +29,7 @@ TINY_MODEL_SIZES = {
     "num_key_value_heads": 2,
     "max_position_embeddings": 256,
 }
-HOST_COMPILE_FLAGS = (
-    "--iree-hal-target-device=local",
-    "--iree-hal-local-target-device-backends=llvm-cpu",
-    "--iree-llvmcpu-target-cpu=host",
-)
+HOST_COMPILE_FLAGS = tuple(iree_targets.compile_flags("llvm-cpu"))
 # Standard deviation of the random weights: large enough that attention is far from uniform and
 # logits are well separated, so that a wrong rotary layout, norm or bias mapping shows.
 _WEIGHT_SCALE = 0.1

@@ -25,6 +25,7 @@ from iree.compiler.dialects import tensor
 from iree.compiler.tools import binaries
 
 from passlib import ir, sandbox
+from toolchains import iree_targets
 
 EQUIVALENT = "equivalent"
 MISMATCH = "mismatch"
@@ -50,11 +51,7 @@ class EquivalenceOptions:
     compile_timeout_s: float = 120.0
     run_timeout_s: float = 30.0
     dynamic_dim_size: int = 4
-    compile_flags: tuple[str, ...] = (
-        "--iree-hal-target-device=local",
-        "--iree-hal-local-target-device-backends=llvm-cpu",
-        "--iree-llvmcpu-target-cpu=generic",
-    )
+    compile_flags: tuple[str, ...] = tuple(iree_targets.compile_flags("llvm-cpu-generic"))
 
 
 @dataclasses.dataclass(frozen=True)

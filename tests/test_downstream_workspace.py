@@ -83,14 +83,15 @@ def test_bad_mlir_fails_with_compiler_diagnostic_naming_the_file(workspace: Down
     assert "failures/bad.mlir:2:23: error: use of undeclared SSA value name" in result.output, result.output
 
 
-def test_unknown_target_fails_at_analysis_listing_known_targets(workspace: DownstreamWorkspace) -> None:
-    result = workspace.bazel("build", "//failures:unknown_target")
+def test_unknown_target_fails_at_loading_listing_known_targets(workspace: DownstreamWorkspace) -> None:
+    """`target` is an enumerated attribute (values = the keys of IREE_TARGETS): Bazel names the
+    BUILD file, the attribute and every known target."""
+    result = workspace.bazel("build", "//failures/unknown_target")
     assert result.returncode != 0
-    assert "Analysis of target '//failures:unknown_target' failed" in result.output, result.output
-    assert (
-        "unknown IREE target 'tpu'; known targets: cuda, llvm-cpu, llvm-cpu-generic, "
-        "llvm-cpu-znver4, rocm"
-    ) in result.output, result.output
+    assert "failures/unknown_target/BUILD.bazel:5:10: //failures/unknown_target:unknown_target" in result.output, \
+        result.output
+    assert ("invalid value in 'target' attribute: has to be one of 'cuda', 'llvm-cpu', 'llvm-cpu-generic', "
+            "'llvm-cpu-znver4' or 'rocm' instead of 'tpu'") in result.output, result.output
 
 
 def test_llm_transform_search_mode_shrinks_generated_mlir(workspace: DownstreamWorkspace) -> None:

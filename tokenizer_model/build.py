@@ -8,8 +8,8 @@ temporary file in the same directory, then rename), and is deterministic: the ML
 on the tokenizer algorithm (byte-level BPE or SentencePiece BPE), so every vocabulary of one
 algorithm shares one compiled module; the IRPA holds that vocabulary's tables. Compiling the MLIR
 to a VMFB is a separate step (`iree-compile`, the `iree_vmfb` rule), for example for the CPU:
-`--iree-hal-target-device=local --iree-hal-local-target-device-backends=llvm-cpu
---iree-llvmcpu-target-cpu=host`.
+the flags of `iree_targets.compile_flags("llvm-cpu")` (toolchains/iree_targets.py, generated from
+private/targets.bzl).
 
 The source format is recognized from the file's contents (`--format` overrides): GGUF by its
 magic, HF `tokenizer.json` as JSON, anything else as a SentencePiece model protobuf.

@@ -9,11 +9,9 @@ import os
 import tempfile
 from pathlib import Path
 
-CPU_FLAGS = (
-    "--iree-hal-target-device=local",
-    "--iree-hal-local-target-device-backends=llvm-cpu",
-    "--iree-llvmcpu-target-cpu=host",
-)
+from toolchains import iree_targets
+
+CPU_FLAGS = tuple(iree_targets.compile_flags("llvm-cpu"))
 
 
 def compile_mlir(mlir_text: str, vmfb_path: Path) -> None:

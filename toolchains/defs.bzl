@@ -1,18 +1,12 @@
-"""Public API of the IREE toolchain: the targets, the toolchain rule and `iree_vmfb`."""
+"""Public API of the IREE toolchain: the toolchain rule, `iree_vmfb` and their providers.
 
-load("//toolchains/private:iree_toolchain.bzl", _IREE_TOOLCHAIN_TYPE = "IREE_TOOLCHAIN_TYPE", _IreeToolchainInfo = "IreeToolchainInfo", _iree_toolchain = "iree_toolchain")
-load("//toolchains/private:iree_vmfb.bzl", _IREE_COMPILE_EXEC_GROUP = "IREE_COMPILE_EXEC_GROUP", _IREE_COMPILE_EXEC_GROUPS = "IREE_COMPILE_EXEC_GROUPS", _IreeVmfbInfo = "IreeVmfbInfo", _compile_vmfb = "compile_vmfb", _iree_vmfb = "iree_vmfb", _packed_parameters = "packed_parameters")
-load("//toolchains/private:targets.bzl", _IREE_TARGETS = "IREE_TARGETS", _check_export_flags = "check_export_flags", _iree_target = "iree_target")
+The targets and their flags are in one place, `private/targets.bzl` (`IREE_TARGETS`).
+"""
 
-IREE_COMPILE_EXEC_GROUP = _IREE_COMPILE_EXEC_GROUP
-IREE_COMPILE_EXEC_GROUPS = _IREE_COMPILE_EXEC_GROUPS
-IREE_TARGETS = _IREE_TARGETS
-IREE_TOOLCHAIN_TYPE = _IREE_TOOLCHAIN_TYPE
+load("//private:iree_toolchain.bzl", _IreeToolchainInfo = "IreeToolchainInfo", _iree_toolchain = "iree_toolchain")
+load("//private:iree_vmfb.bzl", _IreeVmfbInfo = "IreeVmfbInfo", _iree_vmfb = "iree_vmfb")
+
 IreeToolchainInfo = _IreeToolchainInfo
 IreeVmfbInfo = _IreeVmfbInfo
-check_export_flags = _check_export_flags
-compile_vmfb = _compile_vmfb
-iree_target = _iree_target
 iree_toolchain = _iree_toolchain
 iree_vmfb = _iree_vmfb
-packed_parameters = _packed_parameters

@@ -3,6 +3,7 @@
 import dataclasses
 import importlib.metadata
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -49,6 +50,24 @@ def test_round_trip_records_every_file(tmp_path):
     assert verified.source == SOURCE
     assert verified.toolchain["iree-base-runtime"] == importlib.metadata.version("iree-base-runtime")
     assert verified.toolchain["torch"] == importlib.metadata.version("torch")
+
+
+def _iree_compile() -> Path:
+    import iree.compiler
+
+    return Path(iree.compiler.__file__).parent / "_mlir_libs" / "iree-compile"
+
+
+def test_compiler_version_is_read_from_the_compiler_that_ran():
+    version = bundle.compiler_version(_iree_compile())
+    assert re.fullmatch(r"\d+\.\d+\.\S+ @ [0-9a-f]{40}", version), version
+    assert version.startswith(importlib.metadata.version("iree-base-compiler"))
+
+
+@pytest.mark.parametrize("program", ["/bin/false", "/bin/true", "/nonexistent/iree-compile"])
+def test_compiler_version_of_something_else_is_a_bundle_error(program):
+    with pytest.raises(bundle.BundleError, match="iree-compile|version"):
+        bundle.compiler_version(Path(program))
 
 
 def test_manifest_is_byte_identical_across_writes_and_directories(tmp_path):
@@ -238,7 +257,7 @@ PINS = bundle.CheckpointPins(
     files={"config.json": "cd" * 32, "model.safetensors": "ef" * 32},
     pinned=False,
 )
-# checkpoint_pins.json as export/private/huggingface_checkpoint.bzl writes it.
+# checkpoint_pins.json as private/huggingface_checkpoint.bzl writes it.
 PINS_FILE_TEXT = json.dumps(
     {
         "files": {"config.json": "cd" * 32, "model.safetensors": "ef" * 32},

@@ -18,6 +18,7 @@ from sharktank.types import Dataset
 
 from artifacts import bundle
 from artifacts.generation_json import GenerationConfig
+from toolchains import iree_targets
 
 VOCABULARY_SIZE = 256
 BLOCK_SEQ_STRIDE = 16
@@ -111,11 +112,7 @@ def build_toy_bundle(work_dir: Path, seed: int = 7) -> ToyBundle:
     compile_file(
         str(mlir),
         output_file=str(bundle_dir / bundle.MODEL_VMFB),
-        extra_args=[
-            "--iree-hal-target-device=local",
-            "--iree-hal-local-target-device-backends=llvm-cpu",
-            "--iree-llvmcpu-target-cpu=host",
-        ],
+        extra_args=iree_targets.compile_flags("llvm-cpu"),
     )
     tokenizer = byte_level_tokenizer()
     (bundle_dir / bundle.TOKENIZER_JSON).write_text(tokenizer.to_str())

@@ -6,6 +6,7 @@ and cuda bundles cannot run here; they must hold executables of their format.
 """
 
 import json
+import re
 import zipfile
 from pathlib import Path
 
@@ -41,6 +42,7 @@ def test_cpu_bundle_matches_transformers(architecture: str) -> None:
     "name, target, executable_format",
     [
         ("tiny_qwen2_cpu", "llvm-cpu", "embedded-elf-x86_64"),
+        ("tiny_qwen2_generic", "llvm-cpu-generic", "embedded-elf-x86_64"),
         ("tiny_qwen2_rocm", "rocm", "rocm-hsaco-fb"),
         ("tiny_qwen2_cuda", "cuda", "cuda-nvptx-fb"),
     ],
@@ -50,6 +52,8 @@ def test_bundle_holds_model_for_its_target(name: str, target: str, executable_fo
     manifest = bundle.verify_bundle(directory)
     recorded = json.loads((directory / "manifest.json").read_text())
     assert recorded["target"]["name"] == target
+    # The toolchain's compiler, by its own --version: a version and the commit it was built from.
+    assert re.fullmatch(r"\d+\.\d+\.\S+ @ [0-9a-f]{40}", recorded["toolchain"]["iree-compile"]), recorded["toolchain"]
     with zipfile.ZipFile(directory / "model.vmfb") as archive:
         executables = [n for n in archive.namelist() if n != "module.fb"]
     assert executables, "the model has no executables"
@@ -58,3 +62,33 @@ def test_bundle_holds_model_for_its_target(name: str, target: str, executable_fo
     with zipfile.ZipFile(directory / "tokenizer.vmfb") as archive:
         assert any("embedded_elf_x86_64" in n for n in archive.namelist())
     assert manifest.bundle_name == name
+
+
+# iree-compile records each executable's CPU target in the module: `cpu = "..."` and
+# `cpu_features = "+avx,..."` inside its #hal.executable.target attribute.
+_CPU_TARGET = re.compile(rb'cpu = "([^"]*)", cpu_features = "([^"]*)"')
+
+
+def _cpu_targets(vmfb: Path) -> set[tuple[str, tuple[str, ...]]]:
+    found = {(cpu.decode(), tuple(f for f in features.decode().split(",") if f.startswith("+")))
+             for cpu, features in _CPU_TARGET.findall(vmfb.read_bytes())}
+    assert found, f"{vmfb}: no CPU target recorded"
+    return found
+
+
+@pytest.mark.parametrize("name", ["tiny_qwen2_generic", "tiny_qwen2_rocm", "tiny_qwen2_cuda"])
+def test_portable_bundles_hold_no_host_specific_cpu_code(name: str) -> None:
+    """A llvm-cpu-generic bundle (both modules) and a GPU bundle's tokenizer run on any x86-64 host:
+    generic CPU, no CPU features enabled."""
+    directory = PACKAGE / name
+    modules = ["model.vmfb", "tokenizer.vmfb"] if name.endswith("generic") else ["tokenizer.vmfb"]
+    for module in modules:
+        assert _cpu_targets(directory / module) == {("generic", ())}, (name, module)
+
+
+def test_host_bundles_are_compiled_for_the_host_cpu() -> None:
+    """The contrast that shows the check above can fail: llvm-cpu compiles for this machine's CPU."""
+    for module in ["model.vmfb", "tokenizer.vmfb"]:
+        targets = _cpu_targets(PACKAGE / "tiny_qwen2_cpu" / module)
+        assert all(cpu != "generic" and features for cpu, features in targets), (module, targets)
+

@@ -1,18 +1,8 @@
 """Analysis tests of `iree_vmfb`: what a BUILD file gets wrong must fail at analysis, clearly."""
 
 load("@bazel_skylib//lib:unittest.bzl", "analysistest", "asserts")
-load("//toolchains:defs.bzl", "IREE_TARGETS", "IreeVmfbInfo", "iree_vmfb")
-
-def _unknown_target_fails_test_impl(ctx):
-    env = analysistest.begin(ctx)
-    asserts.expect_failure(env, "unknown IREE target 'tpu'")
-    asserts.expect_failure(env, "known targets: " + ", ".join(sorted(IREE_TARGETS.keys())))
-    return analysistest.end(env)
-
-_unknown_target_fails_test = analysistest.make(
-    _unknown_target_fails_test_impl,
-    expect_failure = True,
-)
+load("//private:targets.bzl", "IREE_TARGETS")  # buildifier: disable=bzl-visibility
+load("//toolchains:defs.bzl", "IreeVmfbInfo", "iree_vmfb")
 
 def _compile_action_test_impl(ctx):
     env = analysistest.begin(ctx)
@@ -50,16 +40,6 @@ def iree_vmfb_analysis_test_suite(name, src):
       src: an MLIR file the targets under test use.
     """
     iree_vmfb(
-        name = name + "_unknown_target",
-        src = src,
-        target = "tpu",
-        tags = ["manual"],
-    )
-    _unknown_target_fails_test(
-        name = name + "_unknown_target_test",
-        target_under_test = name + "_unknown_target",
-    )
-    iree_vmfb(
         name = name + "_rocm",
         src = src,
         target = "rocm",
@@ -85,7 +65,6 @@ def iree_vmfb_analysis_test_suite(name, src):
     native.test_suite(
         name = name,
         tests = [
-            name + "_unknown_target_test",
             name + "_compile_action_test",
             name + "_compile_exec_group_test",
         ],

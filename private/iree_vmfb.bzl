@@ -1,7 +1,7 @@
 """`iree_vmfb`: compile one MLIR file to an IREE VM flatbuffer for a named target."""
 
 load(":iree_toolchain.bzl", "IREE_TOOLCHAIN_TYPE")
-load(":targets.bzl", "iree_target")
+load(":targets.bzl", "IREE_TARGETS", "iree_target")
 
 IreeVmfbInfo = provider(
     doc = "A compiled IREE module and the target it was compiled for.",
@@ -114,8 +114,9 @@ The compile runs in the exec group `compile`: under remote execution,
             mandatory = True,
         ),
         "target": attr.string(
-            doc = "The IREE target name: llvm-cpu, llvm-cpu-generic, llvm-cpu-znver4, rocm or cuda.",
+            doc = "The IREE target name: a key of IREE_TARGETS (private/targets.bzl).",
             mandatory = True,
+            values = sorted(IREE_TARGETS.keys()),
         ),
         "flags": attr.string_list(
             doc = "Further iree-compile flags, after the target's own.",

@@ -1,16 +1,14 @@
 """`llm_artifacts`: one bundle directory per model and IREE target, behind `LlmArtifactInfo`."""
 
-load("//export/private:checkpoint_pins.bzl", "checkpoint_pins_json")
-load("//export/private:export.bzl", "EXPORT_ATTRS", "EXPORT_EXEC_GROUPS", "checkpoint_path", "export_llm_action")
-load("//tokenizer_model/private:tokenizer.bzl", "TOKENIZER_ATTRS", "tokenizer_action")
-load("//toolchains:defs.bzl", "IREE_COMPILE_EXEC_GROUPS", "compile_vmfb", "packed_parameters")
+load(":checkpoint_pins.bzl", "checkpoint_pins_json")
+load(":export.bzl", "EXPORT_ATTRS", "EXPORT_EXEC_GROUPS", "checkpoint_path", "export_llm_action")
+load(":iree_toolchain.bzl", "IREE_TOOLCHAIN_TYPE")
+load(":iree_vmfb.bzl", "IREE_COMPILE_EXEC_GROUP", "IREE_COMPILE_EXEC_GROUPS", "compile_vmfb", "packed_parameters")
+load(":targets.bzl", "iree_target")
+load(":tokenizer.bzl", "TOKENIZER_ATTRS", "tokenizer_action")
 
 # The parameter scope of the exported model (sharktank's export; artifacts/runtime.py loads it).
 _MODEL_PARAMETER_SCOPE = "model"
-
-# The tokenizer runs on the host next to the model whatever the model's target: its scalar loops
-# do not compile for the GPU targets in IREE 3.8, and tokenization is host work anyway.
-_TOKENIZER_TARGET = "llvm-cpu"
 
 def _tokenizer_source(checkpoint_files):
     """The file the tensorized tokenizer is built from: the GGUF, or the HF tokenizer.json."""
@@ -96,7 +94,7 @@ def _llm_artifacts_impl(ctx):
         irpa = ctx.actions.declare_file(bundle + "tokenizer.irpa"),
     )
     tokenizer_vmfb = ctx.actions.declare_file(bundle + "tokenizer.vmfb")
-    compile_vmfb(ctx, tokenizer_tables.mlir, tokenizer_vmfb, _TOKENIZER_TARGET)
+    compile_vmfb(ctx, tokenizer_tables.mlir, tokenizer_vmfb, iree_target(ctx.attr.target).tokenizer_target)
 
     bundle_files = [
         vmfb,
@@ -124,11 +122,18 @@ def _llm_artifacts_impl(ctx):
         args.add("--source-pins", pins)
     for file in bundle_files:
         args.add("--file", "{}={}".format(file.basename, file.path))
+
+    # The compiler that compiled the VMFBs records its own version (the toolchain's, not whatever
+    # iree-compiler package the manifest tool's interpreter has).
+    compiler = ctx.exec_groups[IREE_COMPILE_EXEC_GROUP].toolchains[IREE_TOOLCHAIN_TYPE].iree.compiler
+    args.add("--compiler", compiler.executable)
     ctx.actions.run(
         executable = ctx.executable._bundle_tool,
         arguments = [args],
         inputs = bundle_files + ctx.files.checkpoint,
+        tools = [compiler],
         outputs = [manifest],
+        exec_group = IREE_COMPILE_EXEC_GROUP,
         mnemonic = "LlmBundleManifest",
         progress_message = "Writing the manifest of %{label}",
     )

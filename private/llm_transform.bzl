@@ -1,6 +1,6 @@
 """`llm_transform`: an LLM-assisted transformation of MLIR that other rules generate."""
 
-load("//artifacts:defs.bzl", "LlmArtifactInfo")
+load(":llm_artifacts.bzl", "LlmArtifactInfo")
 
 _BACKENDS = ["auto", "iree", "ollama", "openai"]
 _MODES = ["rewrite", "schedule", "search"]
@@ -31,12 +31,6 @@ def _add_backend(ctx, args, inputs):
     return {"no-remote": "1", "requires-network": "1", "no-cache": "1"}
 
 def _llm_transform_impl(ctx):
-    if ctx.attr.backend not in _BACKENDS:
-        fail("unknown backend '{}'; known backends: {}".format(ctx.attr.backend, ", ".join(_BACKENDS)))
-    if ctx.attr.mode not in _MODES:
-        fail("unknown mode '{}'; known modes: {}".format(ctx.attr.mode, ", ".join(_MODES)))
-    if ctx.attr.cost not in _COSTS:
-        fail("unknown cost '{}'; known costs: {}".format(ctx.attr.cost, ", ".join(_COSTS)))
     output = ctx.actions.declare_file(ctx.label.name + ".mlir")
     report = ctx.actions.declare_file(ctx.label.name + ".report.json")
     inputs = [ctx.file.src]
@@ -106,6 +100,7 @@ floor's, and the report says why; `strict = True` makes a unit that nothing impr
         "mode": attr.string(
             doc = "`rewrite` (the LLM rewrites functions), `schedule` (the LLM picks a pass pipeline) or `search` (no LLM).",
             default = "rewrite",
+            values = _MODES,
         ),
         "task": attr.string(
             doc = "The rewrite task: a template name (`simplify`, `strength-reduce`; see passlib/templates/rewrite/tasks) or an instruction in words.",
@@ -116,12 +111,14 @@ floor's, and the report says why; `strict = True` makes a unit that nothing impr
         ),
         "cost": attr.string(
             default = "ops",
+            values = _COSTS,
             doc = "What the search and the comparison with the LLM minimize: `ops` (operation count) or `dispatches` (dispatch regions iree-compile forms for llvm-cpu).",
         ),
         "best_of": attr.int(default = 1, doc = "LLM answers per attempt (seeded samples); the best valid one counts."),
         "backend": attr.string(
             doc = "`iree` (in-process from `model`), `ollama` or `openai` (a server at `endpoint`), or `auto` (`model` if given, else an Ollama server if one answers, else no LLM: the search's result, with the reason in the report).",
             default = "iree",
+            values = _BACKENDS,
         ),
         "model": attr.label(
             doc = "For the iree backend: the llm_artifacts bundle to run.",

@@ -4,13 +4,17 @@ A target name (`llvm-cpu`, `rocm`, `cuda`, ...) is what BUILD files write; every
 needs, from iree-compile flags to the export options it depends on, lives in its entry here.
 """
 
-def _target(backend, description, compile_flags, executable_format, device, export_flags = []):
+def _target(backend, description, compile_flags, executable_format, device, tokenizer_target, export_flags = []):
     return struct(
         backend = backend,
         description = description,
         compile_flags = compile_flags,
         executable_format = executable_format,
         device = device,
+        # The CPU target a bundle's tokenizer is compiled for: tokenization is host work (and its
+        # scalar loops do not compile for the GPU targets in IREE 3.8). A named CPU target keeps its
+        # CPU; a GPU bundle, shipped to hosts we do not know, gets the portable one.
+        tokenizer_target = tokenizer_target,
         export_flags = export_flags,
     )
 
@@ -37,6 +41,7 @@ IREE_TARGETS = {
         compile_flags = _LLVM_CPU + ["--iree-llvmcpu-target-cpu=host"],
         executable_format = "embedded-elf-x86_64",
         device = "local-task",
+        tokenizer_target = "llvm-cpu",
         export_flags = _LLVM_CPU_EXPORT,
     ),
     "llvm-cpu-generic": _target(
@@ -48,6 +53,7 @@ IREE_TARGETS = {
         ],
         executable_format = "embedded-elf-x86_64",
         device = "local-task",
+        tokenizer_target = "llvm-cpu-generic",
         export_flags = _LLVM_CPU_EXPORT,
     ),
     "llvm-cpu-znver4": _target(
@@ -59,6 +65,7 @@ IREE_TARGETS = {
         ],
         executable_format = "embedded-elf-x86_64",
         device = "local-task",
+        tokenizer_target = "llvm-cpu-znver4",
         export_flags = _LLVM_CPU_EXPORT,
     ),
     "rocm": _target(
@@ -70,6 +77,7 @@ IREE_TARGETS = {
         ],
         executable_format = "rocm-hsaco-fb",
         device = "hip",
+        tokenizer_target = "llvm-cpu-generic",
     ),
     "cuda": _target(
         backend = "cuda",
@@ -80,6 +88,7 @@ IREE_TARGETS = {
         ],
         executable_format = "cuda-nvptx-fb",
         device = "cuda",
+        tokenizer_target = "llvm-cpu-generic",
         # The default scaled-dot-product-attention lowering does not translate for CUDA in
         # IREE 3.8; the exporter decomposes attention for this target. Hopper (H100, H200) runs
         # this sm_80 PTX, JIT-compiled by the driver: iree-compile 3.8 knows no CUDA target past

@@ -10,7 +10,17 @@ LlmTokenizerInfo = provider(
 )
 
 def tokenizer_action(ctx, source, mlir, irpa):
-    """Registers the action that runs //tokenizer_model:build; returns an LlmTokenizerInfo."""
+    """Registers the action that runs //tokenizer_model:build.
+
+    Args:
+      ctx: the rule context (its attributes include TOKENIZER_ATTRS' `_builder`).
+      source: the File the tokenizer is read from (tokenizer.json or a .gguf).
+      mlir: the declared output File for the tokenizer's MLIR.
+      irpa: the declared output File for its tables.
+
+    Returns:
+      An LlmTokenizerInfo of the two outputs.
+    """
     args = ctx.actions.args()
     args.add("--source", source)
     args.add("--output-mlir", mlir)

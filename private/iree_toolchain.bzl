@@ -1,6 +1,6 @@
 """The `iree` toolchain: iree-compile and the IREE runtime, taken from the pip hub."""
 
-IREE_TOOLCHAIN_TYPE = "@rules_iree_llm//toolchains:iree_toolchain_type"
+IREE_TOOLCHAIN_TYPE = Label("//toolchains:iree_toolchain_type")
 
 IreeToolchainInfo = provider(
     doc = "What the IREE toolchain gives the rules that compile and run IREE modules.",

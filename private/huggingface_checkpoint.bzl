@@ -18,12 +18,12 @@ repository: a moving branch is resolved again only when the repository is fetche
 
 A downloaded repository also holds checkpoint_pins.json (`:pins`): {"repo_id", "revision" (the
 commit), "requested_revision", "files": {name: sha256}, "pinned"}. `:checkpoint` carries the same text
-in `CheckpointPinsInfo` (export/private/checkpoint_pins.bzl), which llm_artifacts records in the
+in `CheckpointPinsInfo` (private/checkpoint_pins.bzl), which llm_artifacts records in the
 bundle's manifest. A local copy has no pins (it is used as it is).
 """
 
-_CHECKPOINT_UNAVAILABLE = Label("//export/private:checkpoint_unavailable.bzl")
-_CHECKPOINT_PINS = Label("//export/private:checkpoint_pins.bzl")
+_CHECKPOINT_UNAVAILABLE = Label("//private:checkpoint_unavailable.bzl")
+_CHECKPOINT_PINS = Label("//private:checkpoint_pins.bzl")
 
 _ENDPOINT_VARIABLE = "HF_ENDPOINT"
 _DEFAULT_ENDPOINT = "https://huggingface.co"

@@ -1,6 +1,6 @@
 """The export action: checkpoint -> model.mlir + model.irpa + model_config.json."""
 
-load("//toolchains:defs.bzl", "check_export_flags", "iree_target")
+load(":targets.bzl", "IREE_TARGETS", "check_export_flags", "iree_target")
 
 LlmExportInfo = provider(
     doc = "A model exported by sharktank: MLIR, weights and config.",
@@ -30,8 +30,9 @@ EXPORT_ATTRS = {
         mandatory = True,
     ),
     "target": attr.string(
-        doc = "The IREE target (see //toolchains:defs.bzl IREE_TARGETS); it may add export options.",
+        doc = "The IREE target (a key of IREE_TARGETS, private/targets.bzl); it may add export options.",
         default = "llvm-cpu",
+        values = sorted(IREE_TARGETS.keys()),
     ),
     "context_length": attr.int(
         doc = "The longest sequence (prompt + generated tokens) the model serves; 0 takes the checkpoint's.",
@@ -50,7 +51,14 @@ EXPORT_ATTRS = {
 }
 
 def checkpoint_path(files):
-    """The path export_llm.py takes: the .gguf file, or the directory holding config.json."""
+    """The path export_llm.py takes for a checkpoint's files.
+
+    Args:
+      files: the checkpoint's files: one .gguf, or config.json with its *.safetensors files.
+
+    Returns:
+      The .gguf file's path, or the directory holding config.json.
+    """
     ggufs = [f for f in files if f.extension == "gguf"]
     if len(ggufs) == 1 and len(files) == 1:
         return ggufs[0].path
@@ -65,7 +73,17 @@ def _export_resources(_os, _inputs_size):
     return {"cpu": 2, "memory": 2048}
 
 def export_llm_action(ctx, mlir, irpa, config):
-    """Registers the export action of a rule that has EXPORT_ATTRS; returns an LlmExportInfo."""
+    """Registers the export action of a rule that has EXPORT_ATTRS.
+
+    Args:
+      ctx: the rule context (its attributes are EXPORT_ATTRS).
+      mlir: the declared output File for the exported MLIR.
+      irpa: the declared output File for the weights.
+      config: the declared output File for model_config.json.
+
+    Returns:
+      An LlmExportInfo of the three outputs.
+    """
     target = iree_target(ctx.attr.target)
     check_export_flags(ctx.attr.target, ctx.attr.export_flags)
     args = ctx.actions.args()
