@@ -238,3 +238,37 @@ def test_the_server_logged_no_failure(server):
     _, log = server
     text = log.read_text()
     assert "Traceback" not in text and " 500" not in text, text[-3000:]
+
+
+def _version_request(connection: socket.socket) -> bytes:
+    """Sends GET /api/version on a kept-alive connection; returns the status line."""
+    connection.sendall(b"GET /api/version HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        answer += connection.recv(65536)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    length = int(next((line.split(b":", 1)[1] for line in head.split(b"\r\n")
+                       if line.lower().startswith(b"content-length:")), b"0"))
+    while len(body) < length:
+        body += connection.recv(65536)
+    return head.split(b"\r\n", 1)[0]
+
+
+def test_idle_keep_alive_connections_close_and_connections_over_the_limit_get_503(bundle_dir, tmp_path):
+    keep_alive_s = 1.0
+    with serve_process.running_server(bundle_dir, tmp_path / "stderr.log", "--quiet", "--keep-alive-timeout",
+                                      str(keep_alive_s), "--limit-concurrency", "3") as url:
+        # An idle keep-alive connection is closed by the server once --keep-alive-timeout passes.
+        with socket.create_connection(serve_process.address(url), timeout=30) as connection:
+            assert _version_request(connection) == b"HTTP/1.1 200 OK"
+            started = time.monotonic()
+            assert connection.recv(65536) == b""
+            assert keep_alive_s * 0.9 <= time.monotonic() - started < keep_alive_s + 2
+        # --limit-concurrency 3: with one other connection open a request is served; with two
+        # others open (three in all) it gets 503.
+        with socket.create_connection(serve_process.address(url), timeout=30) as first, \
+                socket.create_connection(serve_process.address(url), timeout=30) as probe:
+            assert _version_request(probe) == b"HTTP/1.1 200 OK"
+            with socket.create_connection(serve_process.address(url), timeout=30) as second:
+                time.sleep(0.2)  # the server has accepted `second`
+                assert _version_request(probe).startswith(b"HTTP/1.1 503")
