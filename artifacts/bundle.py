@@ -311,10 +311,11 @@ def compiler_version(compiler: Path, timeout_s: float = 120.0) -> str:
                                    timeout=timeout_s, check=False)
     except (OSError, subprocess.TimeoutExpired) as error:
         raise BundleError(f"{compiler}: cannot run it to read its version ({error})") from None
-    found = _COMPILER_VERSION.search(completed.stdout + completed.stderr)
+    output = completed.stdout + completed.stderr
+    found = _COMPILER_VERSION.search(output)
     if completed.returncode != 0 or found is None:
         raise BundleError(f"{compiler} --version exited {completed.returncode} without an IREE compiler "
-                          f"version: {(completed.stdout + completed.stderr).strip()[:300]!r}")
+                          f"version: {output.strip()[:300]!r}")
     return found.group(1)
 
 

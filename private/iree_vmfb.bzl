@@ -41,6 +41,17 @@ def packed_parameters(archive, packed_archive, scope):
     """
     return struct(archive = archive, packed_archive = packed_archive, scope = scope)
 
+def compile_toolchain(ctx):
+    """The IreeToolchainInfo that the compile exec group resolved (the rule declares IREE_COMPILE_EXEC_GROUPS).
+
+    Args:
+      ctx: the rule context.
+
+    Returns:
+      The IreeToolchainInfo whose compiler compile_vmfb runs.
+    """
+    return ctx.exec_groups[IREE_COMPILE_EXEC_GROUP].toolchains[IREE_TOOLCHAIN_TYPE].iree
+
 def compile_vmfb(ctx, src, out, target_name, extra_flags = [], parameters = None):
     """Registers the action that compiles `src` into `out` for `target_name`.
 
@@ -61,7 +72,7 @@ def compile_vmfb(ctx, src, out, target_name, extra_flags = [], parameters = None
       The target definition struct.
     """
     target = iree_target(target_name)
-    toolchain = ctx.exec_groups[IREE_COMPILE_EXEC_GROUP].toolchains[IREE_TOOLCHAIN_TYPE].iree
+    toolchain = compile_toolchain(ctx)
     args = ctx.actions.args()
     args.add(src)
     args.add_all(target.compile_flags)

@@ -2,8 +2,7 @@
 
 load(":checkpoint_pins.bzl", "checkpoint_pins_json")
 load(":export.bzl", "EXPORT_ATTRS", "EXPORT_EXEC_GROUPS", "checkpoint_path", "export_llm_action")
-load(":iree_toolchain.bzl", "IREE_TOOLCHAIN_TYPE")
-load(":iree_vmfb.bzl", "IREE_COMPILE_EXEC_GROUP", "IREE_COMPILE_EXEC_GROUPS", "compile_vmfb", "packed_parameters")
+load(":iree_vmfb.bzl", "IREE_COMPILE_EXEC_GROUP", "IREE_COMPILE_EXEC_GROUPS", "compile_toolchain", "compile_vmfb", "packed_parameters")
 load(":targets.bzl", "iree_target")
 load(":tokenizer.bzl", "TOKENIZER_ATTRS", "tokenizer_action")
 
@@ -125,7 +124,7 @@ def _llm_artifacts_impl(ctx):
 
     # The compiler that compiled the VMFBs records its own version (the toolchain's, not whatever
     # iree-compiler package the manifest tool's interpreter has).
-    compiler = ctx.exec_groups[IREE_COMPILE_EXEC_GROUP].toolchains[IREE_TOOLCHAIN_TYPE].iree.compiler
+    compiler = compile_toolchain(ctx).compiler
     args.add("--compiler", compiler.executable)
     ctx.actions.run(
         executable = ctx.executable._bundle_tool,

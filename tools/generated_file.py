@@ -15,6 +15,8 @@ import os
 import pathlib
 import sys
 
+from artifacts.atomic_write import write_text_atomic
+
 
 def workspace_path(relative: pathlib.Path) -> pathlib.Path:
     """Where `bazel run` finds a source file (BUILD_WORKSPACE_DIRECTORY), else relative to here."""
@@ -32,9 +34,7 @@ def sync(path: pathlib.Path, wanted: str, *, check: bool) -> bool:
             current.splitlines(keepends=True), wanted.splitlines(keepends=True),
             f"{path} (checked in)", f"{path} (generated)"))[:80])
     else:
-        temporary = path.with_name(path.name + ".partial")
-        temporary.write_text(wanted, encoding="utf-8")
-        os.replace(temporary, path)
+        write_text_atomic(path, wanted)
         print(f"wrote {path}")
     return False
 
