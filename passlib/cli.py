@@ -44,9 +44,6 @@ def _add_transform_arguments(parser: argparse.ArgumentParser) -> None:
                         help="what the search and the comparison with the LLM minimize: "
                              + "; ".join(f"{c.name}: {c.description}" for c in search.COSTS.values())
                              + " (default: ops)")
-    parser.add_argument("--best-of", type=int, default=1,
-                        help="LLM answers per attempt, sampled with seeds seed..seed+N-1; the best valid one "
-                             "counts (default: 1, greedy)")
     parser.add_argument("--dry-run", action="store_true",
                         help="ask the LLM and record prompts and answers in the report; change nothing")
     parser.add_argument("--function", action="append", default=[], dest="functions",

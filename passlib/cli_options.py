@@ -46,6 +46,9 @@ def model_parent(repeatable_model: bool = False) -> argparse.ArgumentParser:
     group.add_argument("--temperature", type=float, default=0.0,
                        help="0 for greedy decoding (default); above 0 samples with --seed")
     group.add_argument("--seed", type=int, help="sampling seed (default: 0 when sampling)")
+    group.add_argument("--best-of", type=int, default=1,
+                       help="LLM answers per attempt, sampled with seeds seed..seed+N-1; the best valid one "
+                            "counts (default: 1, greedy)")
     group.add_argument("--no-equivalence", action="store_true",
                        help="skip the execution check (parse, verify and types are still checked)")
     group.add_argument("--search-budget", type=int,

@@ -240,6 +240,8 @@ def systems(tune: Sequence[evaluate.EvalTask],
     for model, model_backend in models.items():
         for name, mode, with_floor, what in LLM_SYSTEMS:
             driver_options = (options if with_floor else alone).transform_options(mode)
+            if options.best_of > 1:
+                what = f"{what}, best of {options.best_of} sampled answers per attempt"
             makers[_llm_name(name, model if len(models) > 1 else None)] = (
                 lambda driver_options=driver_options, model_backend=model_backend, what=what:
                 (_driver_system(driver_options, model_backend), what))

@@ -195,6 +195,8 @@ class EvaluationOptions:
     check_equivalence: bool = True
     # The search floor's budget in the LLM modes (None: the driver's default; 0: the LLM alone).
     search_budget: int | None = None
+    # LLM answers per attempt (sampled; the best valid one counts); 1 is greedy.
+    best_of: int = 1
 
     def __post_init__(self) -> None:
         self.transform_options(transform.SCHEDULE_MODE)  # the driver's own checks of the limits
@@ -211,6 +213,7 @@ class EvaluationOptions:
             validation=validate.ValidationOptions(check_equivalence=self.check_equivalence),
             functions=functions,
             search_budget=self.search_budget,
+            best_of=self.best_of,
         )
 
 
@@ -401,6 +404,7 @@ def run(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             decoding=cli_options.decoding_options(arguments),
             check_equivalence=not arguments.no_equivalence,
             search_budget=arguments.search_budget,
+            best_of=arguments.best_of,
         )
         models = cli_options.model_names(arguments)
         if arguments.compare:
@@ -437,6 +441,7 @@ def run(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         "backend": _describe(backend),
         "options": {
             "max_attempts": options.max_attempts,
+            "best_of": options.best_of,
             "context_tokens": options.context_tokens,
             "decoding": options.decoding.key(),
             "check_equivalence": options.check_equivalence,

@@ -115,8 +115,13 @@ if [ -f /etc/bazel/bazelrc ] && grep -q -- '--override_module' /etc/bazel/bazelr
     content="$content
 common --override_module=$name=$repo_root/toolchains/offline_modules/$name"
   done
+  # These machines' TLS proxy appends its CA to certifi's cacert.pem inside the fetched pip
+  # repositories minutes after the fetch; Bazel then sees a changed input and reruns every action
+  # that depends on it (the export of the bundle among them). External repositories change here
+  # only through Bazel, so it need not look for other changes.
   content="$content
-common --noenable_workspace"
+common --noenable_workspace
+build --noexperimental_check_external_repository_files"
   write_if_different "$local_rc" "$content"
 elif [ -f "$local_rc" ]; then
   log "keeping existing $local_rc (this Bazel is not Debian's offline build)"

@@ -116,6 +116,28 @@ def test_two_models_side_by_side_are_named_apart_with_their_answer_statistics(tm
     assert "share of search@1000 | pm runs |" in printed
 
 
+def test_best_of_samples_seeded_answers_and_applies_each_pipeline(tmp_path, capsys):
+    report_path = tmp_path / "compare.json"
+    # The first sample names no allowed pass, the other two a pipeline: the best valid one counts.
+    answers = ['{"passes": []}', '{"passes": ["canonicalize", "cse"]}', '{"passes": ["cse"]}']
+    with llm_server.CannedLlmServer(answers) as server:
+        status = cli.main(["evaluate", "--compare", "--tasks", str(evaluate.DEFAULT_TASK_SET), "--limit", "1",
+                           "--backend", "ollama", "--model", "specialist", "--endpoint", server.url,
+                           "--max-attempts", "1", "--best-of", "3", "--no-equivalence",
+                           "--systems", "schedule", "--report", str(report_path)])
+        requests = list(server.requests)
+    assert status == 0, capsys.readouterr().err
+    tasks = len(evaluate.load_task_set()[:1])
+    assert len(requests) == 3 * tasks
+    options = [request["body"]["options"] for request in requests]
+    assert [o["seed"] for o in options] == [0, 1, 2] and all(o["temperature"] > 0 for o in options)
+    data = json.loads(report_path.read_text())
+    (row,) = data["rows"]
+    # Two of the three samples named passes: two pipelines applied, none for the empty answer.
+    assert row["pm_runs"] == 2 and row["llm"]["answers"] == 3
+    assert "best of 3 sampled answers" in data["systems"]["schedule"]
+
+
 def test_model_and_systems_arguments_that_cannot_work_fail_clearly(tmp_path, capsys):
     report_path = str(tmp_path / "compare.json")
     assert cli.main(["evaluate", "--compare", "--systems", "identity,searchh*,schedule", "--report", report_path]) == 2
