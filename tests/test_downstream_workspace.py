@@ -97,13 +97,18 @@ def test_unknown_target_fails_at_loading_listing_known_targets(workspace: Downst
 def test_llm_transform_search_mode_shrinks_generated_mlir(workspace: DownstreamWorkspace) -> None:
     """mode = "search" needs no model: the output is smaller and computes what the input computes."""
     result = workspace.bazel(
-        "build", "//:repeated_cpu", "//:repeated_searched_cpu", "//:repeated_searched_report", timeout=1200)
+        "build", "//:repeated_cpu", "//:repeated_searched_cpu", "//:repeated_searched_report",
+        "//:repeated_searched_summary", timeout=1200)
     assert result.returncode == 0, result.output
     report = json.loads(Path(workspace.output_path("repeated_searched.report.json")).read_text())
     assert report["mode"] == "search" and report["backend"]["kind"] == "none", report
     assert report["result"] == "changed" and report["ops_after"] < report["ops_before"], report
     module_unit = report["units"][-1]
     assert module_unit["name"] == "module" and module_unit["winner"] == "search", module_unit
+    # The downstream module's own py_binary (its rules_python) read the same report.
+    summary = Path(workspace.output_path("repeated_searched_summary.txt")).read_text().splitlines()
+    assert summary[0] == "mode search, result changed", summary
+    assert f"module: {module_unit['status']}, {module_unit['ops_before']} -> {module_unit['ops_after']} ops" in summary
     searched = Path(workspace.output_path("repeated_searched.mlir")).read_text()
     assert "@helper" not in searched and "@unused" not in searched and searched.count("arith.mulf") == 1
     a = np.arange(8, dtype=np.float32) - 3.5

@@ -7,7 +7,8 @@
 #    apt sources.
 # 2. `.bazelrc.local` (git-ignored, read by `.bazelrc` through try-import): only when the Bazel
 #    in use is Debian's offline build, the overrides it needs (module stubs for the modules its
-#    packages do not ship, --noenable_workspace). A user with bazelisk and network access gets
+#    packages do not ship, rules_python 1.x from ../shared/third_party when the Bazel Central
+#    Registry cannot be reached, --noenable_workspace). A user with bazelisk and network access gets
 #    no such file.
 #
 # Idempotent: a second run installs nothing, rewrites nothing and says so.
@@ -36,6 +37,14 @@ debian_archive_uri() {
       /etc/apt/sources.list)"
   fi
   printf '%s' "$uri"
+}
+
+bcr_answers() {
+  # Whether the Bazel Central Registry answers from this machine (5 s at most).
+  python3 - <<'PYTHON' >/dev/null 2>&1
+import urllib.request
+urllib.request.urlopen("https://bcr.bazel.build/modules/rules_python/metadata.json", timeout=5).read(1)
+PYTHON
 }
 
 write_if_different() {
@@ -119,6 +128,14 @@ common --override_module=$name=$repo_root/toolchains/offline_modules/$name"
   # repositories minutes after the fetch; Bazel then sees a changed input and reruns every action
   # that depends on it (the export of the bundle among them). External repositories change here
   # only through Bazel, so it need not look for other changes.
+  # rules_python 1.x: Debian packages 0.22.1 only. A machine that reaches the Bazel Central Registry
+  # gets the version MODULE.bazel asks for from there; one that does not uses the copy in
+  # ../shared/third_party/rules_python when it has one (a later --override_module wins).
+  rules_python_copy="$(cd "$repo_root/.." && pwd)/shared/third_party/rules_python"
+  if [ -f "$rules_python_copy/MODULE.bazel" ] && ! bcr_answers; then
+    content="$content
+common --override_module=rules_python=$rules_python_copy"
+  fi
   content="$content
 common --noenable_workspace
 build --noexperimental_check_external_repository_files"

