@@ -51,10 +51,13 @@ def write_tiny_hf_checkpoint(
     tie_word_embeddings: bool = False,
     seed: int = 0,
     max_shard_size: str | None = None,
+    dtype: torch.dtype | None = None,
     **config_overrides,
 ) -> Path:
     """Writes a tiny random model with save_pretrained(safe_serialization=True) and returns the
-    directory. `max_shard_size` (e.g. "60KB") makes a sharded checkpoint with an index."""
+    directory. `max_shard_size` (e.g. "60KB") makes a sharded checkpoint with an index; `dtype`
+    (e.g. torch.bfloat16) stores the weights in that dtype instead of float32; `config_overrides`
+    replace TINY_MODEL_SIZES (all of them give a full-size model)."""
     from transformers import LlamaForCausalLM, Qwen2ForCausalLM
 
     model_classes = {"llama": LlamaForCausalLM, "qwen2": Qwen2ForCausalLM}
@@ -71,6 +74,9 @@ def write_tiny_hf_checkpoint(
                 parameter.copy_(1.0 + _WEIGHT_SCALE * noise)
             else:
                 parameter.copy_(_WEIGHT_SCALE * noise)
+    if dtype is not None:
+        model = model.to(dtype)
+        model.config.torch_dtype = dtype
     directory = Path(directory)
     save_options = {"safe_serialization": True}
     if max_shard_size is not None:
