@@ -107,8 +107,10 @@ def test_llm_transform_search_mode_shrinks_generated_mlir(workspace: DownstreamW
     assert module_unit["name"] == "module" and module_unit["winner"] == "search", module_unit
     # The downstream module's own py_binary (its rules_python) read the same report.
     summary = Path(workspace.output_path("repeated_searched_summary.txt")).read_text().splitlines()
-    assert summary[0] == "mode search, result changed", summary
-    assert f"module: {module_unit['status']}, {module_unit['ops_before']} -> {module_unit['ops_after']} ops" in summary
+    assert summary[0] == f"mode search, result changed, {report['ops_before']} -> {report['ops_after']} ops", summary
+    assert summary[1:] == [f"{unit['name']}: {unit['status']} ({unit['winner'] or 'no winner'})"
+                           for unit in report["units"]], summary
+    assert "module: accepted (search)" in summary, summary
     searched = Path(workspace.output_path("repeated_searched.mlir")).read_text()
     assert "@helper" not in searched and "@unused" not in searched and searched.count("arith.mulf") == 1
     a = np.arange(8, dtype=np.float32) - 3.5

@@ -1,4 +1,5 @@
-"""Prints one line per unit of an llm_transform report: its name, status and operations before and after."""
+"""Prints an llm_transform report in short: the mode, the result and the operation counts of the run,
+then one line per unit with its status and which candidate it kept."""
 
 import json
 import sys
@@ -7,9 +8,9 @@ import sys
 def main(report_path: str) -> int:
     with open(report_path, encoding="utf-8") as report_file:
         report = json.load(report_file)
-    print(f"mode {report['mode']}, result {report['result']}")
+    print(f"mode {report['mode']}, result {report['result']}, {report['ops_before']} -> {report['ops_after']} ops")
     for unit in report["units"]:
-        print(f"{unit['name']}: {unit['status']}, {unit.get('ops_before')} -> {unit.get('ops_after')} ops")
+        print(f"{unit['name']}: {unit['status']} ({unit.get('winner') or 'no winner'})")
     return 0
 
 
