@@ -11,9 +11,13 @@ threads (--threads, default 2), one after the other. It prints, side by side:
     as it is chosen, and the rate is (N - 1) / (time of the last token - time of the first), so
     prefill is not counted in it (after the long prompt each step attends over ~512 cached positions);
   - prefill seconds (the time to the first generated token) of a 37-token and a 512-token prompt;
+  - prefill seconds of a 1,024-token prompt, cold and right after another prompt with the same first
+    1,000 tokens (the engine's prefix cache, if it has one: the bundle's when it was exported with
+    prefill_from_bs1, llama.cpp's reuse of the previous prompt's common prefix; transformers has none);
   - the peak RSS of the engine's process (model loaded, every figure measured);
 and each figure's ratio to llama.cpp's when llama.cpp ran, else to transformers'. Each time is the
 median of --repeats runs. The prompts are the first 37 and 512 token ids of a fixed English/MLIR text.
+Every figure but the shared-prefix one starts from an empty prefix cache.
 
     python -m artifacts.benchmark_decode --bundle DIR --gguf FILE [--new-tokens 64] [--repeats 5]
 """
@@ -32,6 +36,12 @@ from typing import Callable, Optional, Sequence
 
 ENGINES = ("iree", "transformers", "llama.cpp")
 PROMPT_LENGTHS = (37, 512)
+SHARED_PREFIX_LENGTH = 1000
+SHARED_PREFIX_SUFFIXES = (
+    "Now answer in one sentence: which pass removes the duplicated multiplication, and why?",
+    "Instead, list the dialects this function uses and the types of its arguments and results.",
+)
+SHARED_PREFIX_SUFFIX_LENGTH = 24
 LLAMA_CPP_SKIPPED = "skipped: llama-cpp-python not installed"
 PROMPT_TEXT = (
     "You are a compiler engineer who answers precisely. Here is an MLIR function:\n"
@@ -47,6 +57,8 @@ PROMPT_TEXT = (
 # generate(prompt ids, count, on_token) -> the `count` greedy tokens; on_token(token) is called as
 # each token is chosen.
 Generator = Callable[[list[int], int, Callable[[int], None]], list[int]]
+# forget() empties the engine's prefix cache, so that the next prompt is prefilled in full.
+Forget = Callable[[], None]
 
 
 def prompt_ids(encode: Callable[[str], list[int]], length: int) -> list[int]:
@@ -72,17 +84,41 @@ def peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def measure(generate: Generator, prompts: dict[int, list[int]], new_tokens: int, repeats: int) -> dict:
+def shared_prefix_prompts(encode: Callable[[str], list[int]]) -> tuple[list[int], list[int]]:
+    """Two prompts of SHARED_PREFIX_LENGTH + SHARED_PREFIX_SUFFIX_LENGTH tokens that share the
+    first SHARED_PREFIX_LENGTH."""
+    prefix = prompt_ids(encode, SHARED_PREFIX_LENGTH)
+    first, second = (prefix + encode(" " + suffix)[:SHARED_PREFIX_SUFFIX_LENGTH] for suffix in SHARED_PREFIX_SUFFIXES)
+    return first, second
+
+
+def measure(
+    generate: Generator,
+    forget: Forget,
+    prompts: dict[int, list[int]],
+    shared_prefix: tuple[list[int], list[int]],
+    new_tokens: int,
+    repeats: int,
+) -> dict:
     """Prefill seconds per prompt length, decode tokens/s after the shortest and the longest
-    prompt, the greedy tokens generated after the shortest, and the peak RSS."""
+    prompt, the greedy tokens generated after the shortest, the prefill seconds of the second
+    shared-prefix prompt cold and after the first, and the peak RSS."""
     shortest, longest = min(prompts), max(prompts)
     # warm-up: first-call allocations and page faults are not counted
     timed_generation(generate, prompts[shortest], 2)
     prefill_s: dict[str, list[float]] = {str(length): [] for length in prompts}
     decode_tok_s: dict[str, list[float]] = {str(length): [] for length in prompts}
+    shared_s: dict[str, list[float]] = {"cold": [], "after_prefix": []}
     short_prompt_tokens: list[int] = []
+    first, second = shared_prefix
     for _ in range(repeats):
+        forget()
+        shared_s["cold"].append(timed_generation(generate, second, 1)[1][0])
+        forget()
+        timed_generation(generate, first, 1)
+        shared_s["after_prefix"].append(timed_generation(generate, second, 1)[1][0])
         for length, ids in prompts.items():
+            forget()
             tokens, times = timed_generation(generate, ids, new_tokens)
             if length == shortest:
                 short_prompt_tokens = tokens
@@ -92,12 +128,13 @@ def measure(generate: Generator, prompts: dict[int, list[int]], new_tokens: int,
         "prefill_s": {length: statistics.median(values) for length, values in prefill_s.items()},
         "decode_tok_s": statistics.median(decode_tok_s[str(shortest)]),
         "decode_long_tok_s": statistics.median(decode_tok_s[str(longest)]),
+        "shared_prefix_prefill_s": {name: statistics.median(values) for name, values in shared_s.items()},
         "tokens": short_prompt_tokens,
         "peak_rss_bytes": peak_rss_bytes(),
     }
 
 
-def iree_engine(bundle_dir: Path, gguf: Path, threads: int, driver: Optional[str]) -> tuple[str, Generator]:
+def iree_engine(bundle_dir: Path, gguf: Path, threads: int, driver: Optional[str]) -> tuple[str, Generator, Forget]:
     import iree.runtime
 
     from artifacts.runtime import load_bundle
@@ -106,10 +143,16 @@ def iree_engine(bundle_dir: Path, gguf: Path, threads: int, driver: Optional[str
     iree.runtime.flags.parse_flags(f"--task_topology_max_group_count={threads}")
     runtime = load_bundle(bundle_dir, driver=driver)
     name = f"iree {runtime.manifest.target}/{runtime.driver}, {threads} threads"
-    return name, lambda ids, count, on_token: runtime.generate(ids, count, stop_token_ids=[], on_token=on_token)
+    if runtime.prefix_cache_enabled:
+        name += ", prefix cache"
+
+    def generate(ids: list[int], count: int, on_token: Callable[[int], None]) -> list[int]:
+        return runtime.generate(ids, count, stop_token_ids=[], on_token=on_token)
+
+    return name, generate, runtime.clear_prefix_cache
 
 
-def transformers_engine(bundle_dir: Path, gguf: Path, threads: int, driver: Optional[str]) -> tuple[str, Generator]:
+def transformers_engine(bundle_dir: Path, gguf: Path, threads: int, driver: Optional[str]) -> tuple[str, Generator, Forget]:
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -129,17 +172,19 @@ def transformers_engine(bundle_dir: Path, gguf: Path, threads: int, driver: Opti
                     return generated
                 output = model(torch.tensor([[token]]), past_key_values=output.past_key_values, use_cache=True)
 
-    return f"transformers {torch.__version__} eager f32, {torch.get_num_threads()} threads", generate
+    name = f"transformers {torch.__version__} eager f32, {torch.get_num_threads()} threads"
+    return name, generate, lambda: None  # every call prefills its whole prompt
 
 
-def llama_cpp_engine(bundle_dir: Path, gguf: Path, threads: int, driver: Optional[str]) -> tuple[str, Generator]:
+def llama_cpp_engine(bundle_dir: Path, gguf: Path, threads: int, driver: Optional[str]) -> tuple[str, Generator, Forget]:
     import llama_cpp
 
     model = llama_cpp.Llama(model_path=str(gguf), n_ctx=2048, n_threads=threads, n_threads_batch=threads, verbose=False)
 
     def generate(ids: list[int], count: int, on_token: Callable[[int], None]) -> list[int]:
-        model.reset()
         generated = []
+        # reset=True keeps the longest prefix the previous prompt shares with this one (its
+        # prefix reuse), unless model.reset() (forget) emptied the context first.
         for token in model.generate(ids, temp=0.0, top_k=1, reset=True):
             generated.append(int(token))
             on_token(int(token))
@@ -147,7 +192,7 @@ def llama_cpp_engine(bundle_dir: Path, gguf: Path, threads: int, driver: Optiona
                 return generated
         return generated
 
-    return f"llama.cpp {llama_cpp.__version__}, {threads} threads", generate
+    return f"llama.cpp {llama_cpp.__version__}, {threads} threads", generate, model.reset
 
 
 ENGINE_FACTORIES = {"iree": iree_engine, "transformers": transformers_engine, "llama.cpp": llama_cpp_engine}
@@ -165,8 +210,8 @@ def run_engine(args: argparse.Namespace) -> int:
         return tokenizer.encode(text, add_special_tokens=False).ids
 
     prompts = {length: prompt_ids(encode, length) for length in PROMPT_LENGTHS}
-    name, generate = ENGINE_FACTORIES[args.engine](args.bundle, args.gguf, args.threads, args.driver)
-    figures = measure(generate, prompts, args.new_tokens, args.repeats)
+    name, generate, forget = ENGINE_FACTORIES[args.engine](args.bundle, args.gguf, args.threads, args.driver)
+    figures = measure(generate, forget, prompts, shared_prefix_prompts(encode), args.new_tokens, args.repeats)
     figures["name"] = name
     print(json.dumps(figures))
     return 0
@@ -220,6 +265,28 @@ def format_table(results: dict[str, dict], reference: str, new_tokens: int) -> l
         f"ratios: decode is tok/s over {reference}'s (higher is faster; decode@{long}: after the "
         f"{long}-token prompt); prefill and RSS are over {reference}'s (lower is better). same "
         f"tokens: greedy tokens equal to transformers' after the {short}-token prompt."
+    )
+    total = SHARED_PREFIX_LENGTH + SHARED_PREFIX_SUFFIX_LENGTH
+    lines.append("")
+    lines.append(
+        f"{'engine':<44} {'prefill ' + str(total) + ' s, cold':>20} {'after a shared ' + str(SHARED_PREFIX_LENGTH) + '-token prefix s':>35} "
+        f"{'speed-up':>9}"
+    )
+    base_shared = base["shared_prefix_prefill_s"]
+    for engine, figures in results.items():
+        shared = figures["shared_prefix_prefill_s"]
+        lines.append(
+            f"{figures['name']:<44} {shared['cold']:>20.3f} {shared['after_prefix']:>35.3f} "
+            f"{shared['cold'] / shared['after_prefix']:>8.1f}x"
+        )
+        if engine != reference:
+            lines.append(
+                f"{'  ratio to ' + reference:<44} {shared['cold'] / base_shared['cold']:>19.2f}x "
+                f"{shared['after_prefix'] / base_shared['after_prefix']:>34.2f}x"
+            )
+    lines.append(
+        f"shared prefix: the time to the first token of a {total}-token prompt, with nothing cached and "
+        f"right after a prompt with the same first {SHARED_PREFIX_LENGTH} tokens (lower is better)."
     )
     return lines
 

@@ -16,6 +16,13 @@ and, when exported with --prefill-last-position (export.programs), prefill_last_
 arguments, logits[1, 1, vocab] of the last position only. `generate` prefills with it when the module
 has it; `prefill_logits` always calls prefill_bs1.
 
+With --prefill-from-position the module also has prefill_from_bs1(tokens[1, C], start_positions[1],
+seq_lens[1], seq_block_ids[1, B], cache) -> logits[1, 1, vocab], a prefill that starts at a page
+boundary over pages that already hold the earlier positions. Then the runtime keeps a prefix cache
+(artifacts.prefix_cache): the full pages of every prompt stay cached until their space is needed,
+and a later prompt that starts with the same tokens takes those pages and prefills only the rest
+(at least its last two pages, the least prefill_from_bs1 computes).
+
 Generation is step-wise underneath: `start_sequence` takes a sequence's KV-cache pages, prefills and
 chooses the first token; each `RunningSequence.step()` decodes one more; `release()` frees the pages.
 `generate` runs one sequence from start to end; a server interleaves the steps of several sequences
@@ -44,6 +51,7 @@ import numpy as np
 import tokenizers
 
 from artifacts import bundle, kv_cache, sampling
+from artifacts.prefix_cache import PrefixCache
 from artifacts.chat_template import render_model_chat
 from artifacts.generation_json import GenerationConfig
 from artifacts.model_config import ModelConfig
@@ -61,6 +69,7 @@ BATCH_SIZE = 1
 DEFAULT_TASK_WORKER_SPIN_US = 100
 PREFILL_FUNCTION = f"prefill_bs{BATCH_SIZE}"
 PREFILL_LAST_FUNCTION = f"prefill_last_bs{BATCH_SIZE}"
+PREFILL_FROM_FUNCTION = f"prefill_from_bs{BATCH_SIZE}"
 DECODE_FUNCTION = f"decode_bs{BATCH_SIZE}"
 
 
@@ -78,6 +87,7 @@ class LlmRuntime:
         driver: str,
         cache_pages: Optional[int] = None,
         task_worker_spin_us: int = DEFAULT_TASK_WORKER_SPIN_US,
+        prefix_cache: bool = True,
     ):
         self.bundle_dir = Path(bundle_dir)
         self.manifest = manifest
@@ -133,9 +143,15 @@ class LlmRuntime:
             functions[PREFILL_LAST_FUNCTION] if PREFILL_LAST_FUNCTION in model_module.function_names else None
         )
         self._decode = functions[DECODE_FUNCTION]
+        self._prefill_from = (
+            functions[PREFILL_FROM_FUNCTION]
+            if prefix_cache and PREFILL_FROM_FUNCTION in model_module.function_names
+            else None
+        )
 
         pool_pages = cache_pages if cache_pages is not None else kv_cache.default_pool_pages(self.model_config)
-        self._pages = kv_cache.PagePool(pool_pages)
+        # Without prefill_from_bs1 nothing is ever cached, and this is a plain page pool.
+        self._pages = PrefixCache(kv_cache.PagePool(pool_pages), self.model_config.block_seq_stride)
         self._cache = iree.runtime.asdevicearray(
             self._config.device,
             np.zeros((pool_pages, self.model_config.page_elements), dtype=self.model_config.cache_dtype),
@@ -158,8 +174,28 @@ class LlmRuntime:
 
     @property
     def free_cache_pages(self) -> int:
-        """KV-cache pages no running sequence holds."""
-        return self._pages.free_pages
+        """KV-cache pages no running sequence holds (free, or caching a prefix nobody holds)."""
+        return self._pages.available_pages
+
+    @property
+    def prefix_cache_enabled(self) -> bool:
+        """Whether prompts reuse the pages of earlier prompts' prefixes (the module has
+        prefill_from_bs1 and the runtime was loaded with prefix_cache=True)."""
+        return self._prefill_from is not None
+
+    @property
+    def cached_prefix_pages(self) -> int:
+        """KV-cache pages that hold a cached prompt prefix."""
+        return self._pages.cached_pages
+
+    @property
+    def reused_prefix_pages(self) -> int:
+        """Prompt pages taken from the prefix cache instead of prefilled, since the bundle was loaded."""
+        return self._pages.reused_pages
+
+    def clear_prefix_cache(self) -> None:
+        """Forgets every cached prefix that no running sequence holds."""
+        self._pages.clear()
 
     def _check_fits(self, prompt_length: int, max_new_tokens: int) -> None:
         total = prompt_length + max_new_tokens
@@ -232,6 +268,45 @@ class LlmRuntime:
             return self._prefill_last(tokens, seq_lens, seq_block_ids, self._cache).to_host()[0]
         return self._prefill(tokens, seq_lens, seq_block_ids, self._cache).to_host()[0, : len(ids)]
 
+    def _run_prefill_from(self, ids: Sequence[int], pages: Sequence[int], start_pages: int) -> np.ndarray:
+        """Prefills `ids` from page `start_pages` on (`pages[:start_pages]` already hold the earlier
+        positions); returns the output row of the last position."""
+        stride = self.model_config.block_seq_stride
+        start = start_pages * stride
+        chunk_pages = kv_cache.pages_for_positions(self.model_config, len(ids) - start)
+        tokens = np.zeros((BATCH_SIZE, chunk_pages * stride), dtype=np.int64)
+        tokens[0, : len(ids) - start] = ids[start:]
+        output = self._prefill_from(
+            tokens,
+            np.array([start], dtype=np.int64),
+            np.array([len(ids)], dtype=np.int64),
+            np.array([pages[: start_pages + chunk_pages]], dtype=np.int64),
+            self._cache,
+        ).to_host()
+        return output[0, -1]
+
+    def _prefill_prompt(self, ids: list[int], max_new_tokens: int) -> tuple[list[int], np.ndarray]:
+        """Takes a sequence's pages and prefills its prompt, from the prefix cache's pages on when it
+        holds some; returns the pages and the output row of the prompt's last position."""
+        reused: list[int] = []
+        if self._prefill_from is not None:
+            # prefill_from_bs1 computes at least MIN_PAGES_PER_SEQUENCE pages.
+            prompt_pages = -(-len(ids) // self.model_config.block_seq_stride)
+            reused = self._pages.lookup(ids, max_pages=prompt_pages - kv_cache.MIN_PAGES_PER_SEQUENCE)
+        pages = reused
+        try:
+            pages = reused + self._pages.allocate(self.sequence_pages(len(ids), max_new_tokens) - len(reused))
+            if reused:
+                output = self._run_prefill_from(ids, pages, len(reused))
+            else:
+                output = self._run_prefill(ids, pages, last_only=True)[-1]
+            if self._prefill_from is not None:
+                self._pages.insert(ids, pages)
+        except BaseException:
+            self._pages.release(pages)
+            raise
+        return pages, output
+
     def _run_decode(self, token: int, position: int, pages: Sequence[int]) -> np.ndarray:
         """Runs one decode step of `token` at `position`; returns its logits row."""
         block_count = kv_cache.pages_for_positions(self.model_config, position + 1)
@@ -283,10 +358,10 @@ class LlmRuntime:
         self._check_fits(len(ids), max_new_tokens)
         stop = set(self.generation.stop_token_ids if stop_token_ids is None else (int(t) for t in stop_token_ids))
         rng = np.random.default_rng(seed) if temperature > 0 else None
-        pages = self._pages.allocate(self.sequence_pages(len(ids), max_new_tokens))
+        pages, output = self._prefill_prompt(ids, max_new_tokens)
         sequence = RunningSequence(self, len(ids), max_new_tokens, stop, pages, temperature, rng, logits_processor)
         try:
-            sequence._choose(self._run_prefill(ids, pages, last_only=True)[-1])
+            sequence._choose(output)
         except BaseException:
             sequence.release()
             raise
@@ -419,6 +494,7 @@ def load_bundle(
     verify: bool = True,
     cache_pages: Optional[int] = None,
     task_worker_spin_us: int = DEFAULT_TASK_WORKER_SPIN_US,
+    prefix_cache: bool = True,
 ) -> LlmRuntime:
     """Loads a bundle directory.
 
@@ -430,6 +506,8 @@ def load_bundle(
         context (never more than the bundle's device_block_count).
       task_worker_spin_us: for the local-task driver, microseconds a worker thread spins for work
         before sleeping (0: IREE's default, sleep at once); see DEFAULT_TASK_WORKER_SPIN_US.
+      prefix_cache: reuse the KV-cache pages of earlier prompts' prefixes, when the bundle's module
+        has prefill_from_bs1 (see the module docstring).
     """
     path = Path(path)
     if verify:
@@ -445,4 +523,5 @@ def load_bundle(
         driver=driver or manifest.driver,
         cache_pages=cache_pages,
         task_worker_spin_us=task_worker_spin_us,
+        prefix_cache=prefix_cache,
     )

@@ -29,6 +29,7 @@ def smollm2_cpu_artifacts(name, checkpoint, **kwargs):
             "--fuse-gate-up",
             "--half-split-rope",
             "--prefill-last-position",
+            "--prefill-from-position",
             "--block-quantized-decode",
         ],
         prepack_weights = True,

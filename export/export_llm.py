@@ -5,7 +5,8 @@
         [--bs-prefill 1] [--bs-decode 1] [--attention-kernel torch] [--block-seq-stride 32] \\
         [--context-length N] [--device-block-count N] [--activation-dtype float16] \\
         [--weight-dtype keep|float16|float32|bfloat16] [--fuse-qkv] [--fuse-gate-up]
-        [--half-split-rope] [--prefill-last-position] [--block-quantized-decode]
+        [--half-split-rope] [--prefill-last-position] [--prefill-from-position]
+        [--block-quantized-decode]
 
 The checkpoint is read and checked (export.checkpoint), saved as IRPA, loaded back from that IRPA
 (so the MLIR's parameter names are exactly the IRPA's keys, scope "model"), and exported in-process
@@ -39,6 +40,11 @@ block). A checkpoint already in the rotate-half layout (Hugging Face) is left as
 last position goes through the output norm and projection, and it returns logits [N, 1, vocab]. The
 runtime generates with it when the module has it (faster long prompts, no logits of every position
 in memory); prefill_bs<N> stays for callers that need every position's logits (the parity tests).
+
+--prefill-from-position also exports prefill_from_bs<N>: a prefill of the tokens from a page-aligned
+start position on, over pages that already hold the sequence's earlier keys and values; it returns
+the last position's logits. The runtime's prefix cache uses it to prefill only what follows a
+prompt prefix it has seen (artifacts.prefix_cache).
 
 --block-quantized-decode also stores the checkpoint's Q4_1 and Q8_0 matrix weights as their blocks
 (planes next to each dense weight, export.block_quantized_matvec; a tied output projection gets the
@@ -109,6 +115,8 @@ class ExportOptions:
     half_split_rope: bool = False
     # Also export prefill_last_bs<N>, which computes the logits of each sequence's last position only.
     prefill_last_position: bool = False
+    # Also export prefill_from_bs<N>, a prefill that starts at a page-aligned position (prefix cache).
+    prefill_from_position: bool = False
     # Decode multiplies by the checkpoint's Q4_1/Q8_0 blocks (export.block_quantized_matvec; llvm-cpu).
     block_quantized_decode: bool = False
 
@@ -358,6 +366,7 @@ def _export_from_irpa(irpa_path: Path, options: ExportOptions, device_block_coun
         options.decode_batch_sizes,
         last_position_prefill=options.prefill_last_position,
         block_quantized_decode=options.block_quantized_decode,
+        position_prefill=options.prefill_from_position,
     )
     return exported, build_service_config(llama_config, export_config=export_config, kv_cache=model.cache)
 
@@ -373,6 +382,13 @@ def _check_options(options: ExportOptions) -> None:
     if options.attention_kernel not in ATTENTION_KERNELS:
         raise ExportOptionError(
             f"attention kernel {options.attention_kernel!r} is not one of {ATTENTION_KERNELS}."
+        )
+    if options.prefill_from_position and options.attention_kernel not in (GROUPED_ATTENTION_KERNEL, "decomposed"):
+        # IREE 3.8 cannot compile the fused attention op with a key length other than the query
+        # length for llvm-cpu ("large vector sizes"), which a prefill over cached pages needs.
+        raise ExportOptionError(
+            f"--prefill-from-position needs --attention-kernel=grouped or decomposed, not "
+            f"{options.attention_kernel!r}."
         )
     if options.block_quantized_decode and (
         options.weight_dtype != torch.float16 or options.activation_dtype != torch.float16
@@ -483,6 +499,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--prefill-last-position", action="store_true",
                         help="also export prefill_last_bs<N>, a prefill that computes the logits "
                         "of each sequence's last position only (what generation needs)")
+    parser.add_argument("--prefill-from-position", action="store_true",
+                        help="also export prefill_from_bs<N>, a prefill that starts at a page-aligned "
+                        "position over pages that hold the earlier tokens (the runtime's prefix cache)")
     parser.add_argument("--block-quantized-decode", action="store_true",
                         help="decode multiplies by the checkpoint's Q4_1 and Q8_0 blocks with "
                         "hand-written dispatches (llvm-cpu only; needs --weight-dtype=float16)")
@@ -506,6 +525,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         half_split_rope=args.half_split_rope,
         fuse_gate_up=args.fuse_gate_up,
         prefill_last_position=args.prefill_last_position,
+        prefill_from_position=args.prefill_from_position,
         block_quantized_decode=args.block_quantized_decode,
     )
     outputs = ExportOutputs(

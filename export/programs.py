@@ -2,6 +2,8 @@
 
     prefill_bs<N>(tokens[N, L], seq_lens[N], seq_block_ids[N, L / stride], cache) -> logits[N, L, vocab]
     prefill_last_bs<N>(same arguments) -> logits[N, 1, vocab]      (with last_position_prefill)
+    prefill_from_bs<N>(tokens[N, C], start_positions[N], seq_lens[N], seq_block_ids[N, B], cache)
+        -> logits[N, 1, vocab]                                      (with position_prefill)
     decode_bs<N>(tokens[N, 1], seq_lens[N], start_positions[N], seq_block_ids[N, B], cache)
         -> logits[N, 1, vocab]
 
@@ -12,6 +14,13 @@ sequence's last position goes through the output norm and the output projection.
 that projection (576 x 49152 for SmolLM2) is a fifth of the prefill's arithmetic, and the logits of
 every position are the largest transient buffer of a generation (512 x 49152 values, then float32 on
 the host).
+
+prefill_from_bs<N> is the prefill a prefix cache needs: the pages before `start_positions` (a multiple
+of the page size) already hold the keys and values of the sequence's first tokens, and `tokens` are
+the C positions from there (C a multiple of the page size, at least two pages). It writes their
+keys and values into the pages from start_positions / stride on, attends over every page of
+`seq_block_ids` up to `seq_lens` (the whole sequence's length) and, like prefill_last, returns the
+logits of the last position only.
 """
 
 from __future__ import annotations
@@ -36,21 +45,22 @@ _MIN_PAGES = 2
 class _LastPositionNorm(torch.nn.Module):
     """Applies `norm` to the hidden state of each sequence's last position only: [bs, L, d] -> [bs, 1, d]."""
 
-    def __init__(self, norm: torch.nn.Module, seq_lens: torch.Tensor):
+    def __init__(self, norm: torch.nn.Module, last_positions: torch.Tensor):
         super().__init__()
         self.norm = norm
-        self.seq_lens = seq_lens
+        self.last_positions = last_positions
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        index = (self.seq_lens - 1).view(-1, 1, 1).expand(-1, 1, hidden.shape[-1])
+        index = self.last_positions.view(-1, 1, 1).expand(-1, 1, hidden.shape[-1])
         return self.norm(torch.gather(hidden, 1, index))
 
 
 @contextlib.contextmanager
-def _last_position_output(model: PagedLlmModelV1, seq_lens: torch.Tensor) -> Iterator[None]:
-    """While tracing, the model's output norm (and so its output projection) sees last positions only."""
+def _last_position_output(model: PagedLlmModelV1, last_positions: torch.Tensor) -> Iterator[None]:
+    """While tracing, the model's output norm (and so its output projection) sees only the position
+    `last_positions` [bs] of each sequence's tokens."""
     norm = model.output_norm
-    model.output_norm = _LastPositionNorm(norm, seq_lens)
+    model.output_norm = _LastPositionNorm(norm, last_positions)
     try:
         yield
     finally:
@@ -69,12 +79,13 @@ def export_programs(
     decode_batch_sizes: Sequence[int],
     last_position_prefill: bool = False,
     block_quantized_decode: bool = False,
+    position_prefill: bool = False,
 ) -> ExportOutput:
-    """Traces prefill (and prefill_last, when asked) per prefill batch size and decode per decode
-    batch size, and exports them as one MLIR module sharing the model's parameters. With
-    `block_quantized_decode`, decode and prefill_last are traced with the model's
-    BlockQuantizedDecodeLinear layers on their kernels (which take single rows only: in prefill_last
-    that is the output projection)."""
+    """Traces prefill (and prefill_last and prefill_from, when asked) per prefill batch size and
+    decode per decode batch size, and exports them as one MLIR module sharing the model's
+    parameters. With `block_quantized_decode`, decode, prefill_last and prefill_from are traced with
+    the model's BlockQuantizedDecodeLinear layers on their kernels (which take single rows only: in
+    prefill_last and prefill_from that is the output projection)."""
     service = ServicePagedLlmModelV1(model=model, config=export_config)
     builder = FxProgramsBuilder(service)
     stride = model.config.block_seq_stride
@@ -102,7 +113,7 @@ def export_programs(
 
         def prefill_last(service, tokens, seq_lens, seq_block_ids, cs):
             # With batch size 1 the output projection multiplies one row: a block kernel's case.
-            with _last_position_output(service.model, seq_lens), _kernels(service.model, block_quantized_decode):
+            with _last_position_output(service.model, seq_lens - 1), _kernels(service.model, block_quantized_decode):
                 return prefill(service, tokens, seq_lens, seq_block_ids, cs)
 
         programs = {f"prefill_bs{batch_size}": prefill}
@@ -117,6 +128,9 @@ def export_programs(
                 arg_device=arg_device,
                 strict=False,
             )
+
+        if position_prefill:
+            _export_prefill_from(builder, service, batch_size, stride, max_pages, block_quantized_decode)
 
     for batch_size in decode_batch_sizes:
         pages = torch.export.Dim("seq_len_blocks_dim", min=_MIN_PAGES, max=max_pages)
@@ -153,3 +167,48 @@ def export_programs(
         )
 
     return export(builder, import_symbolic_shape_expressions=True)
+
+
+def _export_prefill_from(
+    builder: FxProgramsBuilder,
+    service: ServicePagedLlmModelV1,
+    batch_size: int,
+    stride: int,
+    max_pages: int,
+    block_quantized_decode: bool,
+) -> None:
+    """Adds prefill_from_bs<batch_size> to `builder` (see the module docstring)."""
+    # Two dynamic page counts: the new tokens' and the whole sequence's. The examples differ (2 and
+    # 4 pages, the new tokens starting at page 2) so that tracing does not take them for one.
+    chunk_pages = torch.export.Dim("chunk_blocks_dim", min=_MIN_PAGES, max=max_pages)
+    pages = torch.export.Dim("seq_len_blocks_dim", min=_MIN_PAGES, max=max_pages)
+    cache, cache_dynamic_shapes, cache_affinities = service.setup_cache()
+    arguments = (
+        torch.empty(batch_size, _MIN_PAGES * stride, dtype=torch.int64),
+        torch.full((batch_size,), _MIN_PAGES * stride, dtype=torch.int64),
+        torch.full((batch_size,), 2 * _MIN_PAGES * stride, dtype=torch.int64),
+        torch.empty(batch_size, 2 * _MIN_PAGES, dtype=torch.int64),
+        cache,
+    )
+    dynamic_shapes = {
+        "tokens": {1: chunk_pages * stride},
+        "start_positions": {},
+        "seq_lens": {},
+        "seq_block_ids": {1: pages},
+        "cs": cache_dynamic_shapes,
+    }
+    arg_device = service.setup_arg_devices(cache_affinities, len(dynamic_shapes))
+
+    def prefill_from(service, tokens, start_positions, seq_lens, seq_block_ids, cs):
+        last_positions = seq_lens - start_positions - 1
+        with _last_position_output(service.model, last_positions), _kernels(service.model, block_quantized_decode):
+            return service.prefill(tokens, start_positions, seq_lens, seq_block_ids, CacheAllocation(allocation=cs))
+
+    builder.export_program(
+        prefill_from,
+        name=f"prefill_from_bs{batch_size}",
+        args=arguments,
+        dynamic_shapes=dynamic_shapes,
+        arg_device=arg_device,
+        strict=False,
+    )

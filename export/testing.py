@@ -267,6 +267,19 @@ class ExportedModelRunner:
         logits = self._module[function](padded, seq_lens, page_ids, self._cache)
         return np.asarray(logits.to_host())[0, : len(tokens)].astype(np.float32)
 
+    def prefill_from(self, tokens: list[int], start: int) -> np.ndarray:
+        """Logits [vocab] (float32) of the last of `tokens` from prefill_from_bs1 (exported with
+        --prefill-from-position), which prefills tokens[start:] over pages that already hold the
+        keys and values of tokens[:start] (`start` a multiple of the page size); fills the rest."""
+        chunk_pages = max(2, math.ceil((len(tokens) - start) / self.block_seq_stride))
+        page_ids = self._page_ids(start + chunk_pages * self.block_seq_stride)
+        padded = np.zeros((1, chunk_pages * self.block_seq_stride), dtype=np.int64)
+        padded[0, : len(tokens) - start] = tokens[start:]
+        logits = self._module["prefill_from_bs1"](
+            padded, np.array([start], dtype=np.int64), np.array([len(tokens)], dtype=np.int64), page_ids, self._cache
+        )
+        return np.asarray(logits.to_host())[0, -1].astype(np.float32)
+
     def decode(self, token: int, position: int) -> np.ndarray:
         """Logits [vocab] (float32) after `token` at 0-based `position`; extends the KV cache."""
         page_ids = self._page_ids(position + 1)

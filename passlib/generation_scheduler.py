@@ -172,12 +172,15 @@ class GenerationScheduler:
         return job
 
     def status(self) -> dict[str, int]:
-        """Requests waiting and running, and the KV-cache pages in all and free."""
+        """Requests waiting and running; the KV-cache pages in all, free (cached prefixes that no
+        request holds count as free), caching prompt prefixes, and reused from the prefix cache."""
         return {
             "queued_requests": len(self._waiting),
             "running_requests": len(self._running),
             "cache_pages": self._runtime.cache_pages,
             "free_cache_pages": self._runtime.free_cache_pages,
+            "cached_prefix_pages": self._runtime.cached_prefix_pages,
+            "reused_prefix_pages": self._runtime.reused_prefix_pages,
         }
 
     # --- the model thread ------------------------------------------------------------------------------

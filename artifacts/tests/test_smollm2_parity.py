@@ -177,3 +177,29 @@ def test_small_cache_limits_capacity(runtime, prompt_ids):
     with pytest.raises(CacheCapacityError, match=f"holds {capacity} positions"):
         small.generate(long_prompt, max_new_tokens=4)
     assert len(small.generate(long_prompt, max_new_tokens=3, stop_token_ids=[])) == 3
+
+
+def test_prefix_cache_reuses_a_shared_system_prompt_and_keeps_the_tokens(runtime, reference_model):
+    """Two conversations with one long system prompt: the second prefills from the first's cached
+    pages (prefill_from_bs1) and still generates transformers' greedy tokens."""
+    assert runtime.prefix_cache_enabled
+    system = {"role": "system", "content": "You are a careful assistant for compiler engineers. " * 32}
+    questions = ["What does a register allocator do?", "Name one loop transformation."]
+    prompts = [runtime.encode_chat([system, {"role": "user", "content": q}]) for q in questions]
+    page = runtime.model_config.block_seq_stride
+    assert len(prompts[0]) > 8 * page
+    runtime.clear_prefix_cache()
+    for index, prompt in enumerate(prompts):
+        before = runtime.reused_prefix_pages
+        generated = runtime.generate(prompt, max_new_tokens=12, stop_token_ids=[])
+        assert generated == reference_greedy(reference_model, prompt, 12)
+        reused = runtime.reused_prefix_pages - before
+        assert reused == (0 if index == 0 else _common_full_pages(prompts[0], prompt, page))
+        assert index == 0 or reused >= 8
+    assert runtime.free_cache_pages == runtime.cache_pages
+
+
+def _common_full_pages(first: list[int], second: list[int], page: int) -> int:
+    """Full pages the two prompts share from position 0, at most what prefill_from leaves to compute."""
+    common = next((i for i, (a, b) in enumerate(zip(first, second)) if a != b), min(len(first), len(second)))
+    return min(common // page, -(-len(second) // page) - kv_cache.MIN_PAGES_PER_SEQUENCE)

@@ -8,7 +8,9 @@
   rotate-half layout), against transformers and against "decomposed" with separate projections,
   whose arithmetic it repeats with the query heads batched per key/value head, one matmul for q, k
   and v, and decode attention as products summed over the cached pages; its prefill_last_bs1
-  (--prefill-last-position) against its prefill_bs1's last row, and the cache it leaves behind;
+  (--prefill-last-position) against its prefill_bs1's last row, and the cache it leaves behind; its
+  prefill_from_bs1 (--prefill-from-position) over cached pages against prefill_last, and the decode
+  after it; without the grouped or decomposed kernel, --prefill-from-position is refused;
 - bfloat16 activations and KV cache.
 """
 
@@ -17,8 +19,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from export import testing
+from export.errors import ExportOptionError
+from export.export_llm import ExportOptions, ExportOutputs, export_checkpoint
 
 # float16 activations, as bundles use by default; see test_hf_export.py for the reasoning.
 FLOAT16_TOLERANCE = 3e-2
@@ -57,7 +62,7 @@ def test_grouped_attention_and_fused_qkv_match_transformers_and_decomposed(tmp_p
     grouped = testing.export_and_compile(
         checkpoint, tmp_path / "grouped",
         "--attention-kernel", "grouped", "--fuse-qkv", "--fuse-gate-up", "--half-split-rope",
-        "--prefill-last-position", *flags,
+        "--prefill-last-position", "--prefill-from-position", *flags,
     )
     assert "attn.wqkv.bias" in (tmp_path / "grouped" / "model.mlir").read_text()
     testing.assert_matches_reference(
@@ -92,6 +97,25 @@ def test_grouped_attention_and_fused_qkv_match_transformers_and_decomposed(tmp_p
             grouped.decode(PROMPT[0], length), decomposed.decode(PROMPT[0], length), rtol=0,
             atol=decode_tolerance,
         )
+    # prefill_from_bs1 computes the positions from a page boundary on over the pages before it,
+    # which hold the same prefix's keys and values: the same last row and the same cache after.
+    for start, length in ((16, 40), (16, 33), (32, 40)):
+        expected = grouped.prefill(long_prompt[:length], function="prefill_last_bs1")[0]
+        expected_decode = grouped.decode(PROMPT[0], length)
+        grouped.prefill(long_prompt[:start] + PROMPT[:length - start])  # other keys after `start`
+        np.testing.assert_allclose(grouped.prefill_from(long_prompt[:length], start), expected, rtol=0, atol=2**-8)
+        np.testing.assert_allclose(grouped.decode(PROMPT[0], length), expected_decode, rtol=0, atol=2**-8)
+
+
+def test_prefill_from_position_needs_a_decomposed_attention_kernel(tmp_path: Path):
+    checkpoint = testing.write_tiny_hf_checkpoint(tmp_path / "llama", "llama", seed=6)
+    with pytest.raises(ExportOptionError, match="--prefill-from-position needs --attention-kernel=grouped"):
+        export_checkpoint(
+            checkpoint,
+            ExportOutputs(tmp_path / "m.mlir", tmp_path / "m.irpa", tmp_path / "c.json"),
+            ExportOptions(prefill_from_position=True),
+        )
+    assert not (tmp_path / "m.mlir").exists()
 
 
 def test_bfloat16_matches_transformers(tmp_path: Path):

@@ -48,6 +48,7 @@ class FakeSequence:
 class FakeRuntime:
     def __init__(self, cache_pages, step_s):
         self.cache_pages = self.free_cache_pages = cache_pages
+        self.cached_prefix_pages = self.reused_prefix_pages = 0  # no prefix cache
         self.step_s = step_s
         self.log = []
 

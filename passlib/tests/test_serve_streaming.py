@@ -4,7 +4,8 @@ The official `ollama` and `openai` clients stream chat, generate and legacy comp
 pieces arrive spread over the decode time, not all at its end. A bounded load test sends 32 clients
 at once (mixed prompt lengths, greedy): each gets the tokens the same request gets alone, none gets
 an error; then half of 32 streaming clients hang up mid-answer, and the server's free KV-cache pages
-return to where they started (GET /api/ps).
+return to where they started (GET /api/ps). Chats that share a long system prompt prefill it once: the
+later ones take its KV-cache pages from the prefix cache.
 """
 
 from __future__ import annotations
@@ -161,3 +162,28 @@ def test_clients_that_hang_up_mid_stream_give_their_pages_back(url, model_name, 
     assert end == start
     log = server[1].read_text()
     assert "Traceback" not in log and "ERROR" not in log, log[-3000:]
+
+
+def test_chats_with_one_system_prompt_reuse_its_cached_pages(url, model_name):
+    system = "You review MLIR for a compiler team. Answer briefly and name the pass you would run. " * 12
+    questions = ["What does canonicalize do?", "When is cse useless?", "What does inlining need?"]
+
+    def chat(question: str) -> dict:
+        status, _, answer = serve_process.json_request(url, "POST", "/api/chat", {
+            "model": model_name, "stream": False, "options": {"num_predict": 4},
+            "messages": [{"role": "system", "content": system}, {"role": "user", "content": question}]})
+        assert status == 200, answer
+        _, _, models = serve_process.json_request(url, "GET", "/api/ps")
+        return {"answer": answer, "reused": models["models"][0]["reused_prefix_pages"]}
+
+    before = serve_process.json_request(url, "GET", "/api/ps")[2]["models"][0]["reused_prefix_pages"]
+    results = [chat(question) for question in questions]
+    reused = [result["reused"] - previous for result, previous in
+              zip(results, [before] + [result["reused"] for result in results])]
+    prefill_s = [result["answer"]["prompt_eval_duration"] / 1e9 for result in results]
+    print(f"\npages reused {reused}, prefill {', '.join(f'{s:.3f}' for s in prefill_s)} s "
+          f"(prompts of {results[0]['answer']['prompt_eval_count']} tokens)")
+    # about 240 tokens of system prompt: 7 full pages of 32 tokens each time after the first
+    assert reused[0] == 0 and all(count >= 6 for count in reused[1:])
+    # the same question again, prefilled from cached pages, gets the same answer
+    assert chat(questions[0])["answer"]["message"] == results[0]["answer"]["message"]

@@ -92,3 +92,36 @@ def test_host_bundles_are_compiled_for_the_host_cpu() -> None:
         targets = _cpu_targets(PACKAGE / "tiny_qwen2_cpu" / module)
         assert all(cpu != "generic" and features for cpu, features in targets), (module, targets)
 
+
+
+def test_prefix_cache_reuses_pages_and_gives_the_tokens_of_a_full_prefill() -> None:
+    """tiny_llama_cpu has prefill_from_bs1: a prompt that starts like an earlier one prefills from
+    the earlier one's cached pages, and generates what transformers and an uncached runtime do;
+    when the pool runs short, cached pages nobody holds are evicted and reused."""
+    directory = PACKAGE / "tiny_llama_cpu"
+    runtime = load_bundle(directory)
+    uncached = load_bundle(directory, verify=False, prefix_cache=False)
+    reference = testing.load_reference_model(PACKAGE / "tiny_llama")
+    assert runtime.prefix_cache_enabled and not uncached.prefix_cache_enabled
+    page = runtime.model_config.block_seq_stride
+    rng = np.random.default_rng(3)
+    first = [int(t) for t in rng.integers(0, 300, size=3 * page + 5)]
+    second = first[: 3 * page] + [int(t) for t in rng.integers(0, 300, size=page + 8)]
+
+    for prompt, reused in ((first, 0), (second, 3)):
+        before = runtime.reused_prefix_pages
+        generated = runtime.generate(prompt, max_new_tokens=GREEDY_TOKENS, stop_token_ids=[])
+        assert runtime.reused_prefix_pages - before == reused
+        assert generated == uncached.generate(prompt, max_new_tokens=GREEDY_TOKENS, stop_token_ids=[])
+        assert generated == testing.reference_greedy(reference, prompt, GREEDY_TOKENS)
+    # first's 3 full pages, and second's fourth.
+    assert runtime.cached_prefix_pages == 4
+    assert runtime.free_cache_pages == runtime.cache_pages
+
+    # A prompt that needs every page of the pool: the cached pages are evicted for it.
+    longest = runtime.capacity - GREEDY_TOKENS
+    third = [int(t) for t in rng.integers(0, 300, size=longest)]
+    generated = runtime.generate(third, max_new_tokens=GREEDY_TOKENS, stop_token_ids=[])
+    assert generated == testing.reference_greedy(reference, third, GREEDY_TOKENS)
+    assert runtime.cached_prefix_pages == longest // page
+    assert runtime.free_cache_pages == runtime.cache_pages
