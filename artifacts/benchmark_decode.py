@@ -14,7 +14,8 @@ threads (--threads, default 2), one after the other. It prints, side by side:
   - prefill seconds of a 1,024-token prompt, cold and right after another prompt with the same first
     1,000 tokens (the engine's prefix cache, if it has one: the bundle's when it was exported with
     prefill_from_bs1, llama.cpp's reuse of the previous prompt's common prefix; transformers has none);
-  - the peak RSS of the engine's process (model loaded, every figure measured);
+  - the peak RSS of the engine's process (model loaded, the 37- and 512-token figures measured, before
+    the shared-prefix prompts);
 and each figure's ratio to llama.cpp's when llama.cpp ran, else to transformers'. Each time is the
 median of --repeats runs. The prompts are the first 37 and 512 token ids of a fixed English/MLIR text.
 Every figure but the shared-prefix one starts from an empty prefix cache.
@@ -108,15 +109,8 @@ def measure(
     timed_generation(generate, prompts[shortest], 2)
     prefill_s: dict[str, list[float]] = {str(length): [] for length in prompts}
     decode_tok_s: dict[str, list[float]] = {str(length): [] for length in prompts}
-    shared_s: dict[str, list[float]] = {"cold": [], "after_prefix": []}
     short_prompt_tokens: list[int] = []
-    first, second = shared_prefix
     for _ in range(repeats):
-        forget()
-        shared_s["cold"].append(timed_generation(generate, second, 1)[1][0])
-        forget()
-        timed_generation(generate, first, 1)
-        shared_s["after_prefix"].append(timed_generation(generate, second, 1)[1][0])
         for length, ids in prompts.items():
             forget()
             tokens, times = timed_generation(generate, ids, new_tokens)
@@ -124,13 +118,23 @@ def measure(
                 short_prompt_tokens = tokens
             prefill_s[str(length)].append(times[0])
             decode_tok_s[str(length)].append((new_tokens - 1) / (times[-1] - times[0]))
+    # The peak RSS of the figures above; the longer shared-prefix prompts come after it.
+    peak_rss = peak_rss_bytes()
+    shared_s: dict[str, list[float]] = {"cold": [], "after_prefix": []}
+    first, second = shared_prefix
+    for _ in range(repeats):
+        forget()
+        shared_s["cold"].append(timed_generation(generate, second, 1)[1][0])
+        forget()
+        timed_generation(generate, first, 1)
+        shared_s["after_prefix"].append(timed_generation(generate, second, 1)[1][0])
     return {
         "prefill_s": {length: statistics.median(values) for length, values in prefill_s.items()},
         "decode_tok_s": statistics.median(decode_tok_s[str(shortest)]),
         "decode_long_tok_s": statistics.median(decode_tok_s[str(longest)]),
         "shared_prefix_prefill_s": {name: statistics.median(values) for name, values in shared_s.items()},
         "tokens": short_prompt_tokens,
-        "peak_rss_bytes": peak_rss_bytes(),
+        "peak_rss_bytes": peak_rss,
     }
 
 
