@@ -1,7 +1,7 @@
 """`py_pytest_test`: a py_test that runs a pytest suite, so `bazel test //...` is the one test command."""
 
-load("@rules_iree_llm_pypi//:requirements.bzl", "requirement")
 load("@rules_python//python:defs.bzl", "py_test")
+load("//tools:dev_requirements.bzl", "dev_requirement")
 
 def py_pytest_test(name, srcs, deps = [], args = [], data = [], **kwargs):
     """Runs the pytest files `srcs` as one Bazel test.
@@ -19,7 +19,7 @@ def py_pytest_test(name, srcs, deps = [], args = [], data = [], **kwargs):
         name = name,
         srcs = srcs + ["//tools:pytest_main.py"],
         main = "//tools:pytest_main.py",
-        deps = deps + [requirement("pytest")],
+        deps = deps + [dev_requirement("pytest")],
         args = args + ["$(rootpath {})".format(f) for f in test_files],
         data = data,
         **kwargs

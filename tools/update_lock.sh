@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Regenerates requirements_lock.txt (hashed, resolved) from requirements.in with pip-tools.
+# Regenerates requirements_lock.txt and requirements_dev_lock.txt (hashed, resolved) from
+# requirements.in and requirements_dev.in with pip-tools.
 #
 # torch is pinned to its CPU build (2.13.0+cpu): pip must be able to find that wheel, through the
 # machine's pip configuration (a find-links folder) or with
@@ -12,7 +13,10 @@ if [ ! -x "$venv/bin/pip-compile" ]; then
   "$venv/bin/pip" install --quiet "pip-tools==7.6.2"
 fi
 cd "$repo_root"
-"$venv/bin/pip-compile" --quiet --generate-hashes --allow-unsafe --strip-extras \
-  --no-emit-index-url --no-emit-find-links \
-  --output-file requirements_lock.txt requirements.in
-echo "update_lock: wrote requirements_lock.txt"
+for name in requirements requirements_dev; do
+  # requirements_dev.in is constrained to requirements_lock.txt's versions (-c), so it comes second.
+  "$venv/bin/pip-compile" --quiet --generate-hashes --allow-unsafe --strip-extras \
+    --no-emit-index-url --no-emit-find-links \
+    --output-file "${name}_lock.txt" "${name}.in"
+  echo "update_lock: wrote ${name}_lock.txt"
+done
