@@ -15,7 +15,9 @@ used together, so that no cached page outlives the pages before it in its chain)
 that lie wholly inside a prompt are cached: decode writes at positions past the prompt, never into
 them.
 
-Not thread-safe, like the runtime that owns it.
+Not thread-safe, like the runtime that owns it; but its counts (`available_pages`, `cached_pages`,
+`reused_pages`) are plain reads that another thread may take while the owner works (a server's
+status page).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class PrefixCache:
         self._by_key: dict[bytes, _CachedPage] = {}
         self._key_of_page: dict[int, bytes] = {}
         self._clock = itertools.count(1)
+        self._idle = 0  # cached pages nobody holds
         self.reused_pages = 0  # pages lookups have handed out, in all
 
     @property
@@ -61,7 +64,7 @@ class PrefixCache:
     @property
     def available_pages(self) -> int:
         """Pages allocate() can hand out now: the free ones and the cached ones nobody holds."""
-        return self._pool.free_pages + sum(1 for entry in self._by_key.values() if entry.references == 0)
+        return self._pool.free_pages + self._idle
 
     def _keys(self, ids: Sequence[int], pages: int) -> list[bytes]:
         """The chain keys of the first `pages` full pages of `ids`."""
@@ -83,6 +86,8 @@ class PrefixCache:
             entry = self._by_key.get(key)
             if entry is None:
                 break
+            if entry.references == 0:
+                self._idle -= 1
             entry.references += 1
             entry.last_used = now
             pages.append(entry.page)
@@ -125,6 +130,7 @@ class PrefixCache:
     def _evict(self, entry: _CachedPage) -> None:
         key = self._key_of_page.pop(entry.page)
         del self._by_key[key]
+        self._idle -= 1
         self._pool.release([entry.page])
 
     def release(self, pages: Sequence[int]) -> None:
@@ -140,6 +146,8 @@ class PrefixCache:
             if entry.references < 1:
                 raise ValueError(f"cached page {page} was released more often than it was taken")
             entry.references -= 1
+            if entry.references == 0:
+                self._idle += 1
         self._pool.release(own)
 
     def clear(self) -> None:
