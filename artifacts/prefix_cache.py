@@ -119,8 +119,8 @@ class PrefixCache:
             idle = [entry for entry in self._by_key.values() if entry.references == 0]
             if len(idle) < shortfall:
                 raise CacheCapacityError(
-                    f"the KV cache has {self._pool.free_pages + len(idle)} available pages of "
-                    f"{self._pool.page_count}; {count} are needed"
+                    f"the KV cache has {self._pool.free_pages + len(idle)} free pages of {self._pool.page_count} "
+                    f"(counting cached prefixes no sequence holds); {count} are needed"
                 )
             idle.sort(key=lambda entry: (entry.last_used, -entry.depth))
             for entry in idle[:shortfall]:

@@ -65,7 +65,7 @@ def test_a_shared_page_is_freed_only_when_every_holder_released_it():
     assert second[:2] == first[:2] and second[2] != first[2]
     cache.release(first)
     cache.allocate(pool.free_pages)  # take every free page: only idle cached pages could be evicted
-    with pytest.raises(CacheCapacityError, match="0 available pages of 8; 1 are needed"):
+    with pytest.raises(CacheCapacityError, match=r"0 free pages of 8 \(counting cached prefixes no sequence holds\); 1 are needed"):
         cache.allocate(1)  # pages 0-1 are still held by the second sequence
     cache.release(second)  # its third page (partial) goes back to the pool, its first two stay cached
     assert len(cache.allocate(2)) == 2  # one free page and one eviction: the deeper cached page
