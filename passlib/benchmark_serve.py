@@ -3,7 +3,8 @@
 Starts each server on 127.0.0.1 in its own process, one after the other:
   - `python -m passlib.cli serve --model BUNDLE` (the bundle built from the GGUF),
   - `python -m llama_cpp.server --model GGUF` (llama-cpp-python's OpenAI-compatible server; it has no
-    parallel slots: it answers one request at a time),
+    parallel slots: it answers one request at a time; by default a new request interrupts the one
+    streaming, which would cut answers short, so --interrupt_requests False),
 and at each concurrency (--concurrency, default 1, 4 and 16) sends that many streaming
 `/v1/completions` requests at once (greedy, --new-tokens each, prompts of mixed lengths). It prints,
 side by side and as ratios to llama.cpp's:
@@ -65,7 +66,7 @@ def server_command(engine: str, args: argparse.Namespace, port: int) -> list[str
                 "--quiet", "--max-sequences", str(max(args.concurrency)), "--queue-size", "256"]
     return [sys.executable, "-m", "llama_cpp.server", "--model", str(args.gguf), "--host", "127.0.0.1",
             "--port", str(port), "--n_threads", str(args.threads), "--n_threads_batch", str(args.threads),
-            "--n_ctx", "2048"]
+            "--n_ctx", "2048", "--interrupt_requests", "False"]
 
 
 @contextlib.contextmanager
