@@ -13,8 +13,7 @@ export.programs), for batch size 1:
                cache[P, E]) -> logits[1, 1, vocab]
 
 and, when exported with --prefill-last-position (export.programs), prefill_last_bs1: prefill_bs1's
-arguments, logits[1, 1, vocab] of the last position only. `generate` prefills with it when the module
-has it; `prefill_logits` always calls prefill_bs1.
+arguments, logits[1, 1, vocab] of the last position only.
 
 With --prefill-from-position the module also has prefill_from_bs1(tokens[1, C], start_positions[1],
 seq_lens[1], seq_block_ids[1, B], cache) -> logits[1, 1, vocab], a prefill that starts at a page
@@ -22,6 +21,10 @@ boundary over pages that already hold the earlier positions. Then the runtime ke
 (artifacts.prefix_cache): the full pages of every prompt stay cached until their space is needed,
 and a later prompt that starts with the same tokens takes those pages and prefills only the rest
 (at least its last two pages, the least prefill_from_bs1 computes).
+
+`generate` prefills a prompt with the first of prefill_from_bs1 (from the cached prefix's end, or
+from position 0: the same logits as prefill_last_bs1, measured equal, so a bundle needs only one of
+the two), prefill_last_bs1, prefill_bs1 that the module has; `prefill_logits` always calls prefill_bs1.
 
 Generation is step-wise underneath: `start_sequence` takes a sequence's KV-cache pages, prefills and
 chooses the first token; each `RunningSequence.step()` decodes one more; `release()` frees the pages.
@@ -144,10 +147,9 @@ class LlmRuntime:
         )
         self._decode = functions[DECODE_FUNCTION]
         self._prefill_from = (
-            functions[PREFILL_FROM_FUNCTION]
-            if prefix_cache and PREFILL_FROM_FUNCTION in model_module.function_names
-            else None
+            functions[PREFILL_FROM_FUNCTION] if PREFILL_FROM_FUNCTION in model_module.function_names else None
         )
+        self._prefix_cache_enabled = prefix_cache and self._prefill_from is not None
 
         pool_pages = cache_pages if cache_pages is not None else kv_cache.default_pool_pages(self.model_config)
         # Without prefill_from_bs1 nothing is ever cached, and this is a plain page pool.
@@ -181,7 +183,7 @@ class LlmRuntime:
     def prefix_cache_enabled(self) -> bool:
         """Whether prompts reuse the pages of earlier prompts' prefixes (the module has
         prefill_from_bs1 and the runtime was loaded with prefix_cache=True)."""
-        return self._prefill_from is not None
+        return self._prefix_cache_enabled
 
     @property
     def cached_prefix_pages(self) -> int:
@@ -289,18 +291,18 @@ class LlmRuntime:
         """Takes a sequence's pages and prefills its prompt, from the prefix cache's pages on when it
         holds some; returns the pages and the output row of the prompt's last position."""
         reused: list[int] = []
-        if self._prefill_from is not None:
+        if self._prefix_cache_enabled:
             # prefill_from_bs1 computes at least MIN_PAGES_PER_SEQUENCE pages.
             prompt_pages = -(-len(ids) // self.model_config.block_seq_stride)
             reused = self._pages.lookup(ids, max_pages=prompt_pages - kv_cache.MIN_PAGES_PER_SEQUENCE)
         pages = reused
         try:
             pages = reused + self._pages.allocate(self.sequence_pages(len(ids), max_new_tokens) - len(reused))
-            if reused:
+            if self._prefill_from is not None:
                 output = self._run_prefill_from(ids, pages, len(reused))
             else:
                 output = self._run_prefill(ids, pages, last_only=True)[-1]
-            if self._prefill_from is not None:
+            if self._prefix_cache_enabled:
                 self._pages.insert(ids, pages)
         except BaseException:
             self._pages.release(pages)

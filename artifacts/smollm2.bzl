@@ -28,7 +28,6 @@ def smollm2_cpu_artifacts(name, checkpoint, **kwargs):
             "--fuse-qkv",
             "--fuse-gate-up",
             "--half-split-rope",
-            "--prefill-last-position",
             "--prefill-from-position",
             "--block-quantized-decode",
         ],

@@ -16,35 +16,25 @@ model_config.json is sharktank's ServiceConfig, the format shortfin reads. The t
 written to temporary files next to their destinations and renamed into place only when all three
 are complete. Two runs with the same inputs give byte-identical files.
 
---weight-dtype other than "keep" stores every matrix weight (quantized GGUF blocks dequantized, float
-matrices cast) densely in that dtype; 1-D weights (norms) keep theirs. On CPU this trades IRPA size
-for speed: IREE 3.8 compiles sharktank's fused dequantize-and-multiply kernels for Q4_1/Q8_0 into
-generic loops, while dense matmuls get its tiled matmul code (see docs/performance.md).
-
---fuse-qkv stores each block's query, key and value projections as one matrix (`attn.wqkv`, rows
-in that order, biases likewise) so that one matmul computes all three (sharktank's fused-QKV path);
-it needs dense weights.
+--weight-dtype, --fuse-qkv, --half-split-rope and --block-quantized-decode rewrite the weights before
+the IRPA is saved (export.weight_rewrites says how and why).
 
 --fuse-gate-up multiplies each feed-forward block's gate and up weights, concatenated in the graph, as
 one matmul (export.fused_gate_up); the checkpoint's tensors are unchanged.
 
---half-split-rope reorders the rows of each head of a GGUF checkpoint's attn_q and attn_k (and their
-biases) from llama.cpp's interleaved rotary pairs (2i, 2i+1) to the Hugging Face "rotate half" pairs
-(i, i + head_dim/2), and exports with sharktank's non-interleaved rotary embedding. Attention is
-unchanged (q and k are permuted alike along the dimension their dot product sums over, and sharktank's
-rotary embedding writes the rotate-half layout either way), but the rotary embedding reads two
-contiguous halves instead of two strided slices, which IREE copies in separate dispatches (four per
-block). A checkpoint already in the rotate-half layout (Hugging Face) is left as it is.
-
 --prefill-last-position also exports prefill_last_bs<N>: the same prefill, but only each sequence's
-last position goes through the output norm and projection, and it returns logits [N, 1, vocab]. The
-runtime generates with it when the module has it (faster long prompts, no logits of every position
-in memory); prefill_bs<N> stays for callers that need every position's logits (the parity tests).
+last position goes through the output norm and projection, and it returns logits [N, 1, vocab]
+(faster long prompts, no logits of every position in memory); prefill_bs<N> stays for callers that
+need every position's logits (the parity tests). The runtime prefills with prefill_from_bs<N> from
+position 0 instead when the module has it (the same logits), so a bundle needs only one of the two.
 
 --prefill-from-position also exports prefill_from_bs<N>: a prefill of the tokens from a page-aligned
 start position on, over pages that already hold the sequence's earlier keys and values; it returns
 the last position's logits. The runtime's prefix cache uses it to prefill only what follows a
 prompt prefix it has seen (artifacts.prefix_cache).
+
+Progress goes to the log (stderr) with each step's seconds: reading the checkpoint, the weight
+rewrites, saving the IRPA, tracing each function (export.programs), writing the MLIR.
 
 --block-quantized-decode also stores the checkpoint's Q4_1 and Q8_0 matrix weights as their blocks
 (planes next to each dense weight, export.block_quantized_matvec; a tied output projection gets the
@@ -56,21 +46,24 @@ weights (it needs --weight-dtype=float16). llvm-cpu targets only.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
+import logging
 import math
 import os
-import re
 import sys
 import tempfile
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import torch
-from sharktank.types import Dataset, DefaultPrimitiveTensor, InferenceTensor, QuantizedTensor, Theta
 
 from export.checkpoint import load_checkpoint
 from export.errors import CheckpointError, ExportOptionError
+from export.weight_rewrites import (block_planes, with_block_planes, with_dense_weights, with_fused_qkv,
+                                    with_half_split_rope)
 
 # "grouped": decomposed attention batched per key/value head (export.grouped_attention).
 GROUPED_ATTENTION_KERNEL = "grouped"
@@ -89,6 +82,17 @@ CONTEXT_LENGTH_PROPERTY = "llama.context_length"
 MAX_CONTEXT_LENGTH = 1 << 20
 # mkstemp creates files readable by their owner only; outputs are ordinary build artifacts.
 _OUTPUT_FILE_MODE = 0o644
+
+_LOG = logging.getLogger("export_llm")
+
+
+@contextlib.contextmanager
+def _timed(step: str) -> Iterator[None]:
+    """Logs `step` and, when it ends, its seconds."""
+    _LOG.info("%s ...", step)
+    start = time.perf_counter()
+    yield
+    _LOG.info("%s: %.1f s", step, time.perf_counter() - start)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,19 +149,18 @@ def export_checkpoint(
                 f"{path}: the output directory does not exist; create it first."
             )
     _check_options(options)
-    dataset = load_checkpoint(checkpoint, dtype=options.activation_dtype)
-    block_planes = _block_planes(dataset) if options.block_quantized_decode else {}
-    if options.weight_dtype is not None:
-        dataset = with_dense_weights(dataset, options.weight_dtype)
-    if block_planes:
-        dataset = Dataset(
-            properties=dataset.properties,
-            root_theta=Theta({**dataset.root_theta.flatten(), **block_planes}),
-        )
-    if options.half_split_rope:
-        dataset = with_half_split_rope(dataset)
-    if options.fuse_qkv:
-        dataset = with_fused_qkv(dataset)
+    with _timed(f"reading {checkpoint}"):
+        dataset = load_checkpoint(checkpoint, dtype=options.activation_dtype)
+    with _timed("rewriting the weights"):
+        planes = block_planes(dataset) if options.block_quantized_decode else {}
+        if options.weight_dtype is not None:
+            dataset = with_dense_weights(dataset, options.weight_dtype)
+        if planes:
+            dataset = with_block_planes(dataset, planes)
+        if options.half_split_rope:
+            dataset = with_half_split_rope(dataset)
+        if options.fuse_qkv:
+            dataset = with_fused_qkv(dataset)
     trained_context_length = int(dataset.properties[CONTEXT_LENGTH_PROPERTY])
     context_length = options.context_length or trained_context_length
     if context_length > MAX_CONTEXT_LENGTH:
@@ -181,10 +184,11 @@ def export_checkpoint(
     try:
         # The IRPA writer appends ".irpa" to names that do not end with it.
         irpa_temp = pending.reserve(Path(outputs.irpa), suffix=".tmp.irpa")
-        dataset.save(irpa_temp, file_type="irpa")
+        with _timed("saving the IRPA"):
+            dataset.save(irpa_temp, file_type="irpa")
         del dataset
         exported, service_config = _export_from_irpa(irpa_temp, options, device_block_count)
-        with pending.reserve(Path(outputs.mlir)).open("wb") as mlir_file:
+        with _timed("writing the MLIR"), pending.reserve(Path(outputs.mlir)).open("wb") as mlir_file:
             exported.mlir_module.print(file=mlir_file, binary=True)
         config = dataclasses.asdict(service_config)
         pending.reserve(Path(outputs.config)).write_text(
@@ -194,124 +198,6 @@ def export_checkpoint(
     finally:
         pending.discard()
     return config
-
-
-def with_dense_weights(dataset: Dataset, dtype: torch.dtype) -> Dataset:
-    """`dataset` with every weight of two or more dimensions stored densely as `dtype` (quantized
-    tensors dequantized); 1-D tensors (norm weights, biases) are kept as they are."""
-    tensors: dict[str, InferenceTensor] = {}
-    for name, tensor in dataset.root_theta.flatten().items():
-        if isinstance(tensor, QuantizedTensor):
-            data = tensor.unpack().dequant(dtype=torch.float32).reshape(tensor.shape).to(dtype)
-        elif len(tensor.shape) >= 2:
-            data = tensor.as_torch().to(dtype)
-        else:
-            tensors[name] = tensor
-            continue
-        tensors[name] = DefaultPrimitiveTensor(name=name, data=data.contiguous().clone())
-    return Dataset(properties=dataset.properties, root_theta=Theta(tensors))
-
-
-def _block_planes(dataset: Dataset) -> dict[str, InferenceTensor]:
-    """The planes (export.block_quantized_matvec) of every matmul weight `dataset` stores as Q4_1 or
-    Q8_0 blocks; a tied output projection (a dense copy of the token embedding, as the GGUF reader
-    makes it) gets the embedding's."""
-    from export.block_quantized_matvec import planes_of
-    from export.gguf_checkpoint import dequantize
-
-    tensors = dataset.root_theta.flatten()
-    planes: dict[str, torch.Tensor] = {}
-    for name, tensor in tensors.items():
-        if name.endswith(".weight") and name != "token_embd.weight":
-            planes.update(planes_of(name[: -len(".weight")], tensor))
-    output, embedding = tensors.get("output.weight"), tensors.get("token_embd.weight")
-    if (
-        isinstance(embedding, QuantizedTensor)
-        and output is not None
-        and not isinstance(output, QuantizedTensor)
-        and torch.equal(output.as_torch(), dequantize(embedding, output.as_torch().dtype))
-    ):
-        planes.update(planes_of("output", embedding))
-    if not planes:
-        raise ExportOptionError(
-            "--block-quantized-decode: the checkpoint stores no matmul weight as Q4_1 or Q8_0 "
-            "blocks; export such a GGUF or drop the option."
-        )
-    return {name: DefaultPrimitiveTensor(name=name, data=data) for name, data in planes.items()}
-
-
-def _dense_data(tensor: InferenceTensor, name: str, option: str) -> torch.Tensor:
-    """The data of `tensor` (named `name`), which `option` rearranges and so needs dense."""
-    if isinstance(tensor, QuantizedTensor):
-        raise ExportOptionError(
-            f"{option} rearranges {name}, which is stored as quantized blocks; "
-            "add --weight-dtype=float16 (or another dtype)."
-        )
-    return tensor.as_torch()
-
-
-# The tensors of a projection that --fuse-qkv and --half-split-rope rearrange by rows.
-_PROJECTION_TENSORS = "weight|bias|q4_1_codes|q4_1_scales|q4_1_offsets|q8_0_codes|q8_0_scales"
-_QKV_PROJECTION = re.compile(rf"^(blk\.\d+)\.attn_q\.({_PROJECTION_TENSORS})$")
-
-
-def with_fused_qkv(dataset: Dataset) -> Dataset:
-    """`dataset` with each block's attn_q/attn_k/attn_v weights (and biases) concatenated, in that
-    order along the output dimension, into `attn.wqkv`, the name sharktank's fused path reads."""
-    tensors = dict(dataset.root_theta.flatten())
-    fused: dict[str, InferenceTensor] = {}
-    for name in sorted(tensors):
-        match = _QKV_PROJECTION.match(name)
-        if not match:
-            continue
-        block, kind = match.groups()
-        parts = [f"{block}.attn_{projection}.{kind}" for projection in ("q", "k", "v")]
-        missing = [part for part in parts if part not in tensors]
-        if missing:
-            raise ExportOptionError(f"--fuse-qkv: the checkpoint has {name} but not {missing}.")
-        fused_name = f"{block}.attn.wqkv.{kind}"
-        data = torch.cat([_dense_data(tensors.pop(part), part, "--fuse-qkv") for part in parts], dim=0)
-        fused[fused_name] = DefaultPrimitiveTensor(name=fused_name, data=data.contiguous())
-    if not fused:
-        raise ExportOptionError("--fuse-qkv: the checkpoint has no blk.N.attn_q weights to fuse.")
-    return Dataset(properties=dataset.properties, root_theta=Theta({**tensors, **fused}))
-
-
-_ROTARY_PROJECTION = re.compile(rf"^blk\.\d+\.attn_(q|k)\.({_PROJECTION_TENSORS})$")
-
-
-def with_half_split_rope(dataset: Dataset) -> Dataset:
-    """`dataset` with attn_q/attn_k rows in the rotate-half rotary layout and the property
-    `<arch>.rope.interleave_emb` False; unchanged if that property is already False."""
-    properties = dict(dataset.properties)
-    architecture = properties["general.architecture"]
-    interleaved_property = f"{architecture}.rope.interleave_emb"
-    if not properties.get(interleaved_property, False):
-        return dataset
-    head_counts = {
-        "q": int(properties[f"{architecture}.attention.head_count"]),
-        "k": int(properties[f"{architecture}.attention.head_count_kv"]),
-    }
-    rope_dimensions = properties.get(f"{architecture}.rope.dimension_count")
-    tensors = dict(dataset.root_theta.flatten())
-    for name in sorted(tensors):
-        match = _ROTARY_PROJECTION.match(name)
-        if not match:
-            continue
-        data = _dense_data(tensors[name], name, "--half-split-rope")
-        heads = head_counts[match.group(1)]
-        head_dim = data.shape[0] // heads
-        if rope_dimensions is not None and int(rope_dimensions) != head_dim:
-            raise ExportOptionError(
-                f"--half-split-rope: {name} has {head_dim} dimensions per head but the rotary "
-                f"embedding covers {rope_dimensions}; only full-head rotary embeddings are supported."
-            )
-        # Per head, rows (p0 real, p0 imaginary, p1 real, ...) -> (p0 real, p1 real, ...,
-        # p0 imaginary, p1 imaginary, ...).
-        half_split = data.unflatten(0, (heads, head_dim // 2, 2)).transpose(1, 2).flatten(0, 2)
-        tensors[name] = DefaultPrimitiveTensor(name=name, data=half_split.contiguous())
-    properties[interleaved_property] = False
-    return Dataset(properties=properties, root_theta=Theta(tensors))
 
 
 def _export_from_irpa(irpa_path: Path, options: ExportOptions, device_block_count: int):
@@ -510,6 +396,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # An import (sharktank) already gave the root logger a handler; replace it.
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", force=True)
     options = ExportOptions(
         prefill_batch_sizes=args.bs_prefill,
         decode_batch_sizes=args.bs_decode,

@@ -26,6 +26,8 @@ logits of the last position only.
 from __future__ import annotations
 
 import contextlib
+import logging
+import time
 from collections.abc import Iterator, Sequence
 
 import torch
@@ -40,6 +42,15 @@ from export.block_quantized_matvec import block_quantized_decode as block_quanti
 
 # torch.export makes the minimum of a dynamic dimension at least 2.
 _MIN_PAGES = 2
+
+_LOG = logging.getLogger("export_llm")
+
+
+def _export_program(builder: FxProgramsBuilder, function, name: str, **kwargs) -> None:
+    """builder.export_program (a torch.export trace), with its seconds logged."""
+    start = time.perf_counter()
+    builder.export_program(function, name=name, strict=False, **kwargs)
+    _LOG.info("traced %s: %.1f s", name, time.perf_counter() - start)
 
 
 class _LastPositionNorm(torch.nn.Module):
@@ -120,13 +131,8 @@ def export_programs(
         if last_position_prefill:
             programs[f"prefill_last_bs{batch_size}"] = prefill_last
         for name, function in programs.items():
-            builder.export_program(
-                function,
-                name=name,
-                args=arguments,
-                dynamic_shapes=dynamic_shapes,
-                arg_device=arg_device,
-                strict=False,
+            _export_program(
+                builder, function, name, args=arguments, dynamic_shapes=dynamic_shapes, arg_device=arg_device
             )
 
         if position_prefill:
@@ -157,16 +163,19 @@ def export_programs(
                     tokens, seq_lens, start_positions, seq_block_ids, CacheAllocation(allocation=cache_state)
                 )
 
-        builder.export_program(
+        _export_program(
+            builder,
             decode,
-            name=f"decode_bs{batch_size}",
+            f"decode_bs{batch_size}",
             args=arguments,
             dynamic_shapes=dynamic_shapes,
             arg_device=arg_device,
-            strict=False,
         )
 
-    return export(builder, import_symbolic_shape_expressions=True)
+    start = time.perf_counter()
+    exported = export(builder, import_symbolic_shape_expressions=True)
+    _LOG.info("imported the traced functions into MLIR: %.1f s", time.perf_counter() - start)
+    return exported
 
 
 def _export_prefill_from(
@@ -204,11 +213,11 @@ def _export_prefill_from(
         with _last_position_output(service.model, last_positions), _kernels(service.model, block_quantized_decode):
             return service.prefill(tokens, start_positions, seq_lens, seq_block_ids, CacheAllocation(allocation=cs))
 
-    builder.export_program(
+    _export_program(
+        builder,
         prefill_from,
-        name=f"prefill_from_bs{batch_size}",
+        f"prefill_from_bs{batch_size}",
         args=arguments,
         dynamic_shapes=dynamic_shapes,
         arg_device=arg_device,
-        strict=False,
     )

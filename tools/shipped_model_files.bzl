@@ -28,3 +28,17 @@ SHIPPED_MODEL_FILES_ENV = {
     "QWEN_TOKENIZER_JSON": "$(rootpath {})".format(QWEN_TOKENIZER_JSON),
     "SMOLLM2_GGUF": "$(rootpath {})".format(SMOLLM2_GGUF),
 }
+
+# args and data of a benchmark that runs the embedded model's bundle against llama.cpp on the GGUF
+# it was built from (//artifacts:benchmark_decode, //passlib:benchmark_serve).
+SMOLLM2_BENCHMARK_ARGS = [
+    "--bundle",
+    "artifacts/smollm2_cpu",
+    "--gguf",
+    "$(rootpath {})".format(SMOLLM2_GGUF),
+]
+
+SMOLLM2_BENCHMARK_DATA = [
+    "//artifacts:smollm2_cpu",
+    SMOLLM2_GGUF,
+]

@@ -112,23 +112,24 @@ def test_prefill_logits_match_transformers(runtime, reference_model, prompt_ids)
     assert np.array_equal(logits.argmax(-1), expected.argmax(-1))
 
 
-def test_generation_prefills_with_the_last_position_function(runtime, prompt_ids):
-    # The bundle is exported with --prefill-last-position: generate() prefills with prefill_last_bs1
-    # (which the greedy parity test above covers), the logits tests with prefill_bs1. With
-    # --block-quantized-decode prefill_last_bs1 projects its row on the Q8_0 blocks of the tied
+def test_generation_prefills_from_position_zero_with_the_last_position_only(runtime, prompt_ids):
+    # The bundle is exported with --prefill-from-position (and without --prefill-last-position):
+    # generate() prefills a prompt with no cached prefix by prefill_from_bs1 from position 0 (which
+    # the greedy parity test above covers), the logits tests with prefill_bs1. With
+    # --block-quantized-decode prefill_from_bs1 projects its row on the Q8_0 blocks of the tied
     # embedding (float32 sums) and prefill_bs1 on dense float16 weights: measured at most 2^-6 apart
     # (one float16 step at logits of 16-32), relative L2 distance <= 6e-4.
-    assert runtime._prefill_last is not None
+    assert runtime._prefill_from is not None and runtime._prefill_last is None
     pages = runtime._pages.allocate(kv_cache.pages_for_positions(runtime.model_config, len(prompt_ids)))
     try:
-        last = runtime._run_prefill(prompt_ids, pages, last_only=True)
+        last = runtime._run_prefill_from(prompt_ids, pages, 0)
         every = runtime._run_prefill(prompt_ids, pages)
     finally:
         runtime._pages.release(pages)
-    assert last.shape == (1, every.shape[1])
-    np.testing.assert_allclose(last[0], every[-1], rtol=0, atol=2**-5)
-    assert np.linalg.norm(last[0] - every[-1]) / np.linalg.norm(every[-1]) < 2e-3
-    assert last[0].argmax() == every[-1].argmax()
+    assert last.shape == every[-1].shape
+    np.testing.assert_allclose(last, every[-1], rtol=0, atol=2**-5)
+    assert np.linalg.norm(last - every[-1]) / np.linalg.norm(every[-1]) < 2e-3
+    assert last.argmax() == every[-1].argmax()
 
 
 def test_generation_stops_at_the_bundle_stop_token(runtime, prompt_ids, reference_tokens):

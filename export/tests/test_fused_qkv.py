@@ -1,4 +1,4 @@
-"""export_llm.with_fused_qkv: one attn.wqkv matrix per block, and clear errors where it cannot be."""
+"""weight_rewrites.with_fused_qkv: one attn.wqkv matrix per block, and clear errors where it cannot be."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from sharktank.types import Dataset, DefaultPrimitiveTensor, Theta
 from sharktank.types.quantizers import StaticScaledQuantizer
 
 from export.errors import ExportOptionError
-from export.export_llm import with_fused_qkv
+from export.weight_rewrites import with_fused_qkv
 
 PROPERTIES = {"general.architecture": "llama"}
 

@@ -11,7 +11,7 @@ from sharktank.types import Dataset, DefaultPrimitiveTensor, Theta
 from sharktank.types.quantizers import StaticScaledQuantizer
 
 from export.errors import ExportOptionError
-from export.export_llm import with_half_split_rope
+from export.weight_rewrites import with_half_split_rope
 from export.rotary_without_slices import RotateHalfWithoutSlices
 from export.llama_layout import permute_for_interleaved_rope
 

@@ -1,9 +1,11 @@
 """Reading Hugging Face checkpoints: sharded safetensors, and each way a checkpoint can be
-rejected (with a message naming the file and the tensor) before any export work starts."""
+rejected (with a message naming the file and the tensor) before any export work starts; the command
+line's error and its progress log."""
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -35,6 +37,16 @@ def edit_config(checkpoint: Path, **changes) -> None:
     config = json.loads(config_path.read_text())
     config.update(changes)
     config_path.write_text(json.dumps(config))
+
+
+def cli_arguments(checkpoint: Path, output_directory: Path) -> list[str]:
+    """export_llm's arguments that export `checkpoint` into `output_directory`."""
+    return [
+        "--checkpoint", str(checkpoint),
+        "--output-mlir", str(output_directory / "model.mlir"),
+        "--output-irpa", str(output_directory / "model.irpa"),
+        "--output-config", str(output_directory / "model_config.json"),
+    ]
 
 
 def test_sharded_checkpoint_loads_like_single_file(pristine_checkpoint, tmp_path):
@@ -131,14 +143,17 @@ def test_cli_reports_error_and_writes_nothing(checkpoint, tmp_path, capsys):
     edit_config(checkpoint, architectures=["GPT2LMHeadModel"], model_type="gpt2")
     output_directory = tmp_path / "out"
     output_directory.mkdir()
-    exit_code = main(
-        [
-            "--checkpoint", str(checkpoint),
-            "--output-mlir", str(output_directory / "model.mlir"),
-            "--output-irpa", str(output_directory / "model.irpa"),
-            "--output-config", str(output_directory / "model_config.json"),
-        ]
-    )
+    exit_code = main(cli_arguments(checkpoint, output_directory))
     assert exit_code == 1
     assert "GPT2LMHeadModel" in capsys.readouterr().err
     assert list(output_directory.iterdir()) == []
+
+
+def test_cli_writes_the_outputs_and_logs_each_step_with_its_seconds(pristine_checkpoint, tmp_path, capsys):
+    exit_code = main(cli_arguments(pristine_checkpoint, tmp_path))
+    assert exit_code == 0
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["model.irpa", "model.mlir", "model_config.json"]
+    log = capsys.readouterr().err
+    for step in (f"reading {pristine_checkpoint}", "rewriting the weights", "saving the IRPA", "traced prefill_bs1",
+                 "traced decode_bs1", "imported the traced functions into MLIR", "writing the MLIR"):
+        assert re.search(rf"export_llm: {re.escape(step)}: \d+\.\d s", log), (step, log)
