@@ -46,7 +46,6 @@ weights (it needs --weight-dtype=float16). llvm-cpu targets only.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
 import logging
@@ -54,14 +53,14 @@ import math
 import os
 import sys
 import tempfile
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 
 from export.checkpoint import load_checkpoint
 from export.errors import CheckpointError, ExportOptionError
+from export.progress import timed
 from export.weight_rewrites import (block_planes, with_block_planes, with_dense_weights, with_fused_qkv,
                                     with_half_split_rope)
 
@@ -82,17 +81,6 @@ CONTEXT_LENGTH_PROPERTY = "llama.context_length"
 MAX_CONTEXT_LENGTH = 1 << 20
 # mkstemp creates files readable by their owner only; outputs are ordinary build artifacts.
 _OUTPUT_FILE_MODE = 0o644
-
-_LOG = logging.getLogger("export_llm")
-
-
-@contextlib.contextmanager
-def _timed(step: str) -> Iterator[None]:
-    """Logs `step` and, when it ends, its seconds."""
-    _LOG.info("%s ...", step)
-    start = time.perf_counter()
-    yield
-    _LOG.info("%s: %.1f s", step, time.perf_counter() - start)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,9 +137,9 @@ def export_checkpoint(
                 f"{path}: the output directory does not exist; create it first."
             )
     _check_options(options)
-    with _timed(f"reading {checkpoint}"):
+    with timed(f"reading {checkpoint}"):
         dataset = load_checkpoint(checkpoint, dtype=options.activation_dtype)
-    with _timed("rewriting the weights"):
+    with timed("rewriting the weights"):
         planes = block_planes(dataset) if options.block_quantized_decode else {}
         if options.weight_dtype is not None:
             dataset = with_dense_weights(dataset, options.weight_dtype)
@@ -184,11 +172,11 @@ def export_checkpoint(
     try:
         # The IRPA writer appends ".irpa" to names that do not end with it.
         irpa_temp = pending.reserve(Path(outputs.irpa), suffix=".tmp.irpa")
-        with _timed("saving the IRPA"):
+        with timed("saving the IRPA"):
             dataset.save(irpa_temp, file_type="irpa")
         del dataset
         exported, service_config = _export_from_irpa(irpa_temp, options, device_block_count)
-        with _timed("writing the MLIR"), pending.reserve(Path(outputs.mlir)).open("wb") as mlir_file:
+        with timed("writing the MLIR"), pending.reserve(Path(outputs.mlir)).open("wb") as mlir_file:
             exported.mlir_module.print(file=mlir_file, binary=True)
         config = dataclasses.asdict(service_config)
         pending.reserve(Path(outputs.config)).write_text(

@@ -26,8 +26,6 @@ logits of the last position only.
 from __future__ import annotations
 
 import contextlib
-import logging
-import time
 from collections.abc import Iterator, Sequence
 
 import torch
@@ -39,18 +37,16 @@ from sharktank.models.llm.export import ServicePagedLlmModelV1
 from sharktank.utils.math import ceildiv
 
 from export.block_quantized_matvec import block_quantized_decode as block_quantized_kernels
+from export.progress import timed
 
 # torch.export makes the minimum of a dynamic dimension at least 2.
 _MIN_PAGES = 2
 
-_LOG = logging.getLogger("export_llm")
-
 
 def _export_program(builder: FxProgramsBuilder, function, name: str, **kwargs) -> None:
     """builder.export_program (a torch.export trace), with its seconds logged."""
-    start = time.perf_counter()
-    builder.export_program(function, name=name, strict=False, **kwargs)
-    _LOG.info("traced %s: %.1f s", name, time.perf_counter() - start)
+    with timed(f"tracing {name}"):
+        builder.export_program(function, name=name, strict=False, **kwargs)
 
 
 class _LastPositionNorm(torch.nn.Module):
@@ -172,10 +168,8 @@ def export_programs(
             arg_device=arg_device,
         )
 
-    start = time.perf_counter()
-    exported = export(builder, import_symbolic_shape_expressions=True)
-    _LOG.info("imported the traced functions into MLIR: %.1f s", time.perf_counter() - start)
-    return exported
+    with timed("importing the traced functions into MLIR"):
+        return export(builder, import_symbolic_shape_expressions=True)
 
 
 def _export_prefill_from(

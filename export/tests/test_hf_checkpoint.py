@@ -154,6 +154,6 @@ def test_cli_writes_the_outputs_and_logs_each_step_with_its_seconds(pristine_che
     assert exit_code == 0
     assert sorted(path.name for path in tmp_path.iterdir()) == ["model.irpa", "model.mlir", "model_config.json"]
     log = capsys.readouterr().err
-    for step in (f"reading {pristine_checkpoint}", "rewriting the weights", "saving the IRPA", "traced prefill_bs1",
-                 "traced decode_bs1", "imported the traced functions into MLIR", "writing the MLIR"):
+    for step in (f"reading {pristine_checkpoint}", "rewriting the weights", "saving the IRPA", "tracing prefill_bs1",
+                 "tracing decode_bs1", "importing the traced functions into MLIR", "writing the MLIR"):
         assert re.search(rf"export_llm: {re.escape(step)}: \d+\.\d s", log), (step, log)
